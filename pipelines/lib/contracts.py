@@ -1,0 +1,151 @@
+"""Source contracts: load the YAML files in ``pipelines/contracts`` into typed objects.
+
+Everything that needs to know a source's columns (ingest, generator, dbt source docs,
+tests) goes through this module, so a column is declared exactly once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "contracts"
+
+COLUMN_TYPES = ("text", "integer", "decimal", "timestamp", "date", "time", "boolean")
+FORMATS = ("csv", "jsonl")
+
+# Lineage columns added by ingest to every raw table, in this order.
+LINEAGE_COLUMNS: dict[str, str] = {
+    "_load_id": "VARCHAR",
+    "_source_file": "VARCHAR",
+    "_source_line": "BIGINT",
+    "_delivery_date": "DATE",
+    "_loaded_at": "TIMESTAMPTZ",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    headers: tuple[str, ...]
+    type: str
+    required: bool = False
+    pii: bool = False
+    formats: tuple[str, ...] = ()
+    scale: int = 2
+    description: str = ""
+
+    @property
+    def canonical_header(self) -> str:
+        return self.headers[0]
+
+    @property
+    def duckdb_type(self) -> str:
+        return {
+            "text": "VARCHAR",
+            "integer": "BIGINT",
+            "decimal": f"DECIMAL(18, {self.scale})",
+            "timestamp": "TIMESTAMPTZ",
+            "date": "DATE",
+            "time": "TIME",
+            "boolean": "BOOLEAN",
+        }[self.type]
+
+
+@dataclass(frozen=True)
+class Contract:
+    source: str
+    channel: str
+    title: str
+    format: str
+    grain: str
+    keys: tuple[str, ...]
+    columns: tuple[Column, ...]
+    encoding: str = "auto"
+    timezone: str = "UTC"
+    currency: str | None = None
+    path: Path = field(default=Path(), compare=False)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.source}: no column {name!r}")
+
+    @property
+    def raw_table(self) -> str:
+        return f"raw.{self.source}"
+
+    def raw_schema(self) -> dict[str, str]:
+        """Column name -> DuckDB type of the raw table, lineage columns last."""
+        return {c.name: c.duckdb_type for c in self.columns} | LINEAGE_COLUMNS
+
+
+class ContractError(ValueError):
+    pass
+
+
+def _parse(path: Path) -> Contract:
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    where = f"{path.name}"
+    if doc.get("format") not in FORMATS:
+        raise ContractError(f"{where}: format must be one of {FORMATS}")
+    columns = []
+    for raw in doc["columns"]:
+        if raw["type"] not in COLUMN_TYPES:
+            raise ContractError(f"{where}: column {raw['name']}: unknown type {raw['type']!r}")
+        if raw["type"] in ("timestamp", "date", "time") and not raw.get("formats"):
+            raise ContractError(f"{where}: column {raw['name']}: {raw['type']} needs formats")
+        columns.append(
+            Column(
+                name=raw["name"],
+                headers=tuple(raw["headers"]),
+                type=raw["type"],
+                required=bool(raw.get("required", False)),
+                pii=bool(raw.get("pii", False)),
+                formats=tuple(raw.get("formats", ())),
+                scale=int(raw.get("scale", 2)),
+                description=raw.get("description", ""),
+            )
+        )
+    names = [c.name for c in columns]
+    if len(set(names)) != len(names):
+        raise ContractError(f"{where}: duplicate column names")
+    for key in doc["keys"]:
+        if key not in names:
+            raise ContractError(f"{where}: key {key!r} is not a column")
+    if doc["source"] != path.stem:
+        raise ContractError(f"{where}: source must equal the file name")
+    return Contract(
+        source=doc["source"],
+        channel=doc["channel"],
+        title=doc["title"],
+        format=doc["format"],
+        grain=" ".join(str(doc["grain"]).split()),
+        keys=tuple(doc["keys"]),
+        columns=tuple(columns),
+        encoding=doc.get("encoding", "auto"),
+        timezone=doc.get("timezone", "UTC"),
+        currency=doc.get("currency"),
+        path=path,
+    )
+
+
+@cache
+def load_contracts() -> dict[str, Contract]:
+    """All contracts by source name, in a stable order."""
+    return {p.stem: _parse(p) for p in sorted(CONTRACTS_DIR.glob("*.yml"))}
+
+
+def get_contract(source: str) -> Contract:
+    contracts = load_contracts()
+    if source not in contracts:
+        raise ContractError(f"unknown source {source!r}; known: {', '.join(contracts)}")
+    return contracts[source]

@@ -1,0 +1,86 @@
+"""Paths and DuckDB limits: the one place they are declared.
+
+Every other module (Dagster resources, CLI, tests) calls :func:`get_settings`; the dbt
+profile reads the same values through the environment variables that
+:func:`export_to_environment` sets, so Dagster and dbt always point at one warehouse file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+
+# Safe defaults for a 2-core / 24 GB machine: leave room for Python and dbt beside DuckDB.
+DEFAULT_MEMORY_LIMIT = "4GB"
+DEFAULT_THREADS = 2
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    landing_dir: Path
+    duckdb_path: Path
+    duckdb_memory_limit: str
+    duckdb_threads: int
+    duckdb_temp_dir: Path
+
+    @property
+    def truth_dir(self) -> Path:
+        """Generator ground truth; kept outside landing so ingest never sees it."""
+        return self.data_dir / "truth"
+
+    def env(self) -> dict[str, str]:
+        """The variables dbt's profiles.yml reads."""
+        return {
+            "CRM_DATA_DIR": str(self.data_dir),
+            "CRM_LANDING_DIR": str(self.landing_dir),
+            "DUCKDB_PATH": str(self.duckdb_path),
+            "CRM_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
+            "CRM_DUCKDB_THREADS": str(self.duckdb_threads),
+            "CRM_DUCKDB_TEMP_DIR": str(self.duckdb_temp_dir),
+        }
+
+
+def get_settings(environ: dict[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    data_dir = Path(env.get("CRM_DATA_DIR") or PROJECT_ROOT / "data").resolve()
+    landing_dir = Path(env.get("CRM_LANDING_DIR") or data_dir / "landing").resolve()
+    duckdb_path = Path(env.get("DUCKDB_PATH") or data_dir / "warehouse.duckdb").resolve()
+    temp_dir = Path(env.get("CRM_DUCKDB_TEMP_DIR") or data_dir / "tmp" / "duckdb").resolve()
+    return Settings(
+        data_dir=data_dir,
+        landing_dir=landing_dir,
+        duckdb_path=duckdb_path,
+        duckdb_memory_limit=env.get("CRM_DUCKDB_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT,
+        duckdb_threads=int(env.get("CRM_DUCKDB_THREADS") or DEFAULT_THREADS),
+        duckdb_temp_dir=temp_dir,
+    )
+
+
+def export_to_environment(settings: Settings | None = None) -> Settings:
+    """Resolve the settings and publish them as environment variables for dbt subprocesses."""
+    settings = settings or get_settings()
+    os.environ.update(settings.env())
+    return settings
+
+
+def connect(settings: Settings | None = None, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse with bounded memory, threads and a spill directory."""
+    settings = settings or get_settings()
+    settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    settings.duckdb_temp_dir.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(
+        str(settings.duckdb_path),
+        read_only=read_only,
+        config={
+            "memory_limit": settings.duckdb_memory_limit,
+            "threads": settings.duckdb_threads,
+            "temp_directory": str(settings.duckdb_temp_dir),
+        },
+    )
