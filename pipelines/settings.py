@@ -8,6 +8,7 @@ profile reads the same values through the environment variables that
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,11 @@ class Settings:
     def truth_dir(self) -> Path:
         """Generator ground truth; kept outside landing so ingest never sees it."""
         return self.data_dir / "truth"
+
+    @property
+    def dagster_home(self) -> Path:
+        """Run history for `crm-warehouse run` and the Dagster UI (DAGSTER_HOME wins)."""
+        return Path(os.environ.get("DAGSTER_HOME") or self.data_dir / "dagster").resolve()
 
     def env(self) -> dict[str, str]:
         """The variables dbt's profiles.yml reads."""
@@ -64,13 +70,22 @@ def get_settings(environ: dict[str, str] | None = None) -> Settings:
 
 
 def export_to_environment(settings: Settings | None = None) -> Settings:
-    """Resolve the settings and publish them as environment variables for dbt subprocesses."""
+    """Resolve the settings and publish them as environment variables for dbt subprocesses.
+
+    Also puts this interpreter's bin directory on PATH: dagster-dbt looks the ``dbt``
+    executable up on PATH, not beside ``sys.executable`` (STACK.md).
+    """
     settings = settings or get_settings()
     os.environ.update(settings.env())
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     return settings
 
 
-def connect(settings: Settings | None = None, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(
+    settings: Settings | None = None, *, read_only: bool = False
+) -> duckdb.DuckDBPyConnection:
     """Open the warehouse with bounded memory, threads and a spill directory."""
     settings = settings or get_settings()
     settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,47 @@
+# Everything a newcomer or CI needs: `make demo`, `make test`. Only python3, pip and make
+# are assumed; every dependency comes from uv.lock into .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+SCALE ?= S
+SEED ?= 42
+START_DATE ?= 2025-01-01
+DAYS ?= 365
+
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: setup demo test lint format ui docs clean
+
+# Re-sync whenever the lock or the project metadata changes.
+$(VENV)/.synced: pyproject.toml uv.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv sync --frozen --quiet
+	touch $@
+
+setup: $(VENV)/.synced
+
+demo: setup
+	$(BIN)/crm-warehouse generate --scale $(SCALE) --seed $(SEED) --start-date $(START_DATE) --days $(DAYS) > /dev/null
+	$(BIN)/crm-warehouse run
+
+test: setup lint
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+ui: setup
+	eval "$$($(BIN)/crm-warehouse env)" && $(BIN)/dagster dev -w workspace.yaml
+
+docs: setup
+	$(BIN)/crm-warehouse dbt docs generate
+
+clean:
+	rm -rf data dbt_project/target dbt_project/logs .pytest_cache .ruff_cache

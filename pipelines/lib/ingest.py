@@ -1,0 +1,459 @@
+"""Load landing files into append-only ``raw.<source>`` tables, contract-driven.
+
+Per file: DuckDB's own CSV/JSON readers parse the file as text (no per-row Python), the
+contract maps headers to columns and types them in one SQL projection, and every row ends
+either in ``raw.<source>`` or in ``raw.quarantine`` with its line, column, reason and
+original text. ``raw.loads`` is the content-hash manifest: a file whose bytes were loaded
+before is skipped; one that cannot be read at all is recorded as rejected and reported.
+
+All SQL here is built from the contract (repository code) and DuckDB-quoted identifiers;
+file paths and data values are always bound as parameters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from pipelines.lib.contracts import Column, Contract
+from pipelines.lib.landing import (
+    LandingError,
+    LandingFile,
+    detect_encoding,
+    sha256,
+    transcode_to_utf8,
+)
+
+RAW_SCHEMA = "raw"
+
+LOADS_DDL = f"""
+create table if not exists {RAW_SCHEMA}.loads (
+    load_id varchar primary key,
+    source varchar not null,
+    file varchar not null,
+    delivery_date date not null,
+    sha256 varchar not null,
+    bytes bigint not null,
+    encoding varchar,
+    status varchar not null,          -- loaded | rejected | duplicate
+    duplicate_of varchar,             -- load_id of the earlier identical file
+    rows_in bigint,
+    rows_loaded bigint,
+    rows_quarantined bigint,
+    error varchar,
+    ignored_headers varchar,          -- delivered columns the contract does not know
+    started_at timestamptz not null,
+    finished_at timestamptz not null
+)
+"""
+
+QUARANTINE_DDL = f"""
+create table if not exists {RAW_SCHEMA}.quarantine (
+    load_id varchar not null,
+    source varchar not null,
+    file varchar not null,
+    line bigint,
+    column_name varchar,
+    reason varchar not null,
+    original_text varchar,
+    quarantined_at timestamptz not null
+)
+"""
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+@dataclass
+class LoadResult:
+    load_id: str
+    source: str
+    file: str
+    status: str
+    rows_in: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    encoding: str | None = None
+    error: str | None = None
+    duplicate_of: str | None = None
+    ignored_headers: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def ensure_raw_tables(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
+    con.execute(f"create schema if not exists {RAW_SCHEMA}")
+    con.execute(LOADS_DDL)
+    con.execute(QUARANTINE_DDL)
+    cols = ", ".join(f"{quote_ident(n)} {t}" for n, t in contract.raw_schema().items())
+    con.execute(f"create table if not exists {RAW_SCHEMA}.{quote_ident(contract.source)} ({cols})")
+
+
+# --- typed projection -------------------------------------------------------------------
+
+_TRUE = ("yes", "y", "true", "t", "1", "是")
+_FALSE = ("no", "n", "false", "f", "0", "否")
+# Currency signs/suffixes and spaces that real exports put around amounts ("0元", "¥12.50").
+_MONEY_NOISE = r"[¥￥$€£元\s]|RMB|CNY"
+_THOUSANDS = r"^-?\d{1,3}(,\d{3})+(\.\d+)?$"
+
+
+def _parse_expr(col: Column, v: str, timezone: str) -> str:
+    """SQL turning the text value ``v`` into the contract type; NULL when it does not parse."""
+    t = f"nullif(trim({v}), '')"
+    if col.type == "text":
+        return f"nullif({v}, '')"
+    if col.type == "integer":
+        return (
+            f"coalesce(try_cast({t} as bigint), case when try_cast({t} as double) "
+            f"= floor(try_cast({t} as double)) then try_cast(try_cast({t} as double) as bigint) end)"
+        )
+    if col.type == "decimal":
+        cleaned = f"regexp_replace({t}, {quote_literal(_MONEY_NOISE)}, '', 'g')"
+        no_thousands = (
+            f"case when regexp_matches({cleaned}, {quote_literal(_THOUSANDS)}) "
+            f"then replace({cleaned}, ',', '') else {cleaned} end"
+        )
+        return f"try_cast({no_thousands} as {col.duckdb_type})"
+    if col.type == "boolean":
+        trues = ", ".join(quote_literal(x) for x in _TRUE)
+        falses = ", ".join(quote_literal(x) for x in _FALSE)
+        return (
+            f"case when lower({t}) in ({trues}) then true "
+            f"when lower({t}) in ({falses}) then false end"
+        )
+    parts = []
+    for fmt in col.formats:
+        parsed = f"try_strptime({t}, {quote_literal(fmt)})"
+        if col.type == "timestamp":
+            # Formats without %z are local times of the source's zone (contract timezone).
+            has_offset = "%z" in fmt or "%Z" in fmt
+            parts.append(parsed if has_offset else f"timezone({quote_literal(timezone)}, {parsed})")
+        elif col.type == "date":
+            parts.append(f"cast({parsed} as date)")
+        else:  # time
+            parts.append(f"cast({parsed} as time)")
+    return f"coalesce({', '.join(parts)})" if len(parts) > 1 else parts[0]
+
+
+def _match_headers(contract: Contract, delivered: list[str]) -> tuple[dict[str, str], list[str]]:
+    """Contract column -> delivered header (trimmed, case-folded match), and unknown headers."""
+    by_key = {}
+    for h in delivered:
+        by_key.setdefault(h.strip().casefold(), h)
+    mapping: dict[str, str] = {}
+    for col in contract.columns:
+        for alias in col.headers:
+            if alias.strip().casefold() in by_key:
+                mapping[col.name] = by_key[alias.strip().casefold()]
+                break
+    used = set(mapping.values())
+    return mapping, [h for h in delivered if h not in used]
+
+
+def _typed_select(contract: Contract, mapping: dict[str, str], stage: str) -> str:
+    """SELECT over the all-text stage table giving typed columns plus an ``_errors`` column."""
+    selects, errors = [], []
+    for col in contract.columns:
+        if col.name not in mapping:
+            selects.append(f"cast(null as {col.duckdb_type}) as {quote_ident(col.name)}")
+            continue
+        header = mapping[col.name]
+        v = f"s.{quote_ident(header)}"
+        parsed = _parse_expr(col, v, contract.timezone)
+        selects.append(f"{parsed} as {quote_ident(col.name)}")
+        label = quote_literal(f"column {col.name} ({header})")
+        errors.append(
+            f"case when nullif(trim({v}), '') is not null and ({parsed}) is null then "
+            f"{label} || ': cannot parse ' || {quote_literal(col.type)} || ' from ' "
+            f"|| left({v}, 80) end"
+        )
+        if col.required:
+            errors.append(
+                f"case when nullif(trim({v}), '') is null then {label} || ': required value is empty' end"
+            )
+    error_expr = f"nullif(concat_ws('; ', {', '.join(errors)}), '')" if errors else "null"
+    return (
+        f"select {', '.join(selects)}, {error_expr} as _errors, s.rowid as _row from {stage} as s"
+    )
+
+
+# --- reading files into an all-text stage ------------------------------------------------
+
+
+def _read_csv(con, path: Path, stage: str, rejects: str) -> list[tuple[int, str, str]]:
+    """CSV -> temp table of text columns; returns rejected records (line, reason, text)."""
+    con.execute(
+        f"create temp table {stage} as select * from read_csv($path, header = true, "
+        "all_varchar = true, delim = ',', quote = '\"', escape = '\"', strict_mode = true, "
+        "max_line_size = 20000000, store_rejects = true, "
+        f"rejects_table = '{rejects}', rejects_scan = '{rejects}_scan')",
+        {"path": str(path)},
+    )
+    rows = con.execute(
+        f"select line, string_agg(distinct error_type || coalesce(' ' || column_name, '') || ': ' "
+        f"|| error_message, '; '), any_value(csv_line) from {rejects} group by line order by line"
+    ).fetchall()
+    return [(int(line), reason, text) for line, reason, text in rows]
+
+
+def _read_jsonl(con, path: Path, stage: str, contract: Contract) -> list[tuple[int, str, str]]:
+    """JSON Lines -> temp table of text columns keyed by the delivered JSON keys."""
+    lines = f"{stage}_lines"
+    # One text column per physical line: no quote or delimiter handling, so a JSON line is
+    # read exactly as written. \x01 never occurs in JSON text.
+    con.execute(
+        f"create temp table {lines} as select row_number() over () + 0 as line, column0 as text "
+        "from read_csv($path, header = false, auto_detect = false, delim = '\x01', quote = '', "
+        "escape = '', columns = {'column0': 'VARCHAR'}, max_line_size = 20000000)",
+        {"path": str(path)},
+    )
+    bad = con.execute(
+        f"select line, case when json_valid(text) then 'not a JSON object' else 'invalid JSON' end, "
+        f"text from {lines} where nullif(trim(text), '') is not null "
+        "and (not json_valid(text) or json_type(text) <> 'OBJECT') order by line"
+    ).fetchall()
+    keys = [
+        k
+        for (k,) in con.execute(
+            f"select distinct unnest(json_keys(text)) as k from {lines} "
+            "where json_valid(text) and json_type(text) = 'OBJECT' order by k"
+        ).fetchall()
+    ]
+    wanted = {a.strip().casefold() for c in contract.columns for a in c.headers}
+    cols = ", ".join(
+        f"json_extract_string(text, {quote_literal('$.' + quote_ident(k))}) as {quote_ident(k)}"
+        for k in keys
+        if k.strip().casefold() in wanted
+    )
+    con.execute(
+        f"create temp table {stage} as select {cols or 'null as _no_known_keys'}, line as _line "
+        f"from {lines} where json_valid(text) and json_type(text) = 'OBJECT' order by line"
+    )
+    con.execute(f"drop table {lines}")
+    return [(int(line), reason, text) for line, reason, text in bad]
+
+
+def _read_parquet(con, path: Path, stage: str) -> list[tuple[int, str, str]]:
+    con.execute(
+        f"create temp table {stage} as select columns(*)::varchar from read_parquet($path)",
+        {"path": str(path)},
+    )
+    return []
+
+
+# --- one file ----------------------------------------------------------------------------
+
+
+def _record_load(
+    con, result: LoadResult, file: LandingFile, digest: str, started: datetime
+) -> None:
+    con.execute(
+        f"insert into {RAW_SCHEMA}.loads values "
+        "($load_id, $source, $file, $delivery_date, $sha256, $bytes, $encoding, $status, "
+        "$duplicate_of, $rows_in, $rows_loaded, $rows_quarantined, $error, $ignored, "
+        "$started_at, now())",
+        {
+            "load_id": result.load_id,
+            "source": result.source,
+            "file": result.file,
+            "delivery_date": file.delivery_date,
+            "sha256": digest,
+            "bytes": file.path.stat().st_size,
+            "encoding": result.encoding,
+            "status": result.status,
+            "duplicate_of": result.duplicate_of,
+            "rows_in": result.rows_in,
+            "rows_loaded": result.rows_loaded,
+            "rows_quarantined": result.rows_quarantined,
+            "error": result.error,
+            "ignored": ", ".join(result.ignored_headers) or None,
+            "started_at": started,
+        },
+    )
+
+
+def _previous(con, source: str, file: LandingFile, digest: str) -> tuple[str | None, str | None]:
+    """(load_id of this path+content if already recorded, load_id of the same content loaded
+    from any path). Rejected files are not 'recorded': they are retried every run."""
+    same_path = con.execute(
+        f"select load_id from {RAW_SCHEMA}.loads where source = $s and file = $f and sha256 = $h "
+        "and status in ('loaded', 'duplicate') limit 1",
+        {"s": source, "f": file.relative_path, "h": digest},
+    ).fetchone()
+    same_content = con.execute(
+        f"select load_id from {RAW_SCHEMA}.loads where source = $s and sha256 = $h "
+        "and status = 'loaded' order by started_at limit 1",
+        {"s": source, "h": digest},
+    ).fetchone()
+    return (same_path[0] if same_path else None, same_content[0] if same_content else None)
+
+
+def load_file(
+    con: duckdb.DuckDBPyConnection, contract: Contract, file: LandingFile, temp_dir: Path
+) -> LoadResult:
+    """Load one landing file in one transaction.
+
+    Returns status 'loaded', 'duplicate' (identical bytes were loaded from another path),
+    'skipped' (this path and content were handled by an earlier run: nothing recorded) or
+    'rejected' (unreadable: ``error`` names the file and the cause). Never raises for bad
+    content, so one bad file cannot stop the others of its source.
+    """
+    started = datetime.now(UTC)
+    clock = time.perf_counter()
+    digest = sha256(file)
+    path_digest = hashlib.sha256(f"{file.relative_path}\0{digest}".encode()).hexdigest()
+    load_id = f"{contract.source}-{file.delivery_date:%Y%m%d}-{path_digest[:12]}"
+    result = LoadResult(load_id=load_id, source=contract.source, file=file.relative_path, status="")
+
+    recorded, loaded_before = _previous(con, contract.source, file, digest)
+    if recorded:
+        result.status = "skipped"
+        return result
+    if loaded_before:
+        result.status = "duplicate"
+        result.duplicate_of = loaded_before
+    else:
+        # Parse into connection-local temp tables outside the transaction (DuckDB gives
+        # transaction-local rows huge rowids, and rowids carry the file order here).
+        try:
+            _stage_file(con, contract, file, result, temp_dir)
+            result.status = "loaded"
+        except LandingError as exc:
+            result.status = "rejected"
+            result.error = str(exc)
+    con.execute("begin transaction")
+    try:
+        # A file rejected by an earlier run is retried; its old verdict is replaced.
+        con.execute(f"delete from {RAW_SCHEMA}.loads where load_id = $id", {"id": load_id})
+        if result.status == "loaded":
+            _publish_stage(con, contract, file, result)
+        result.seconds = time.perf_counter() - clock
+        _record_load(con, result, file, digest, started)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        _drop_temp(con)
+    return result
+
+
+def _drop_temp(con) -> None:
+    for (name,) in con.execute(
+        "select table_name from duckdb_tables() where temporary and table_name like '\\_stage%' escape '\\'"
+    ).fetchall():
+        con.execute(f"drop table if exists temp.{quote_ident(name)}")
+
+
+def _stage_file(con, contract: Contract, file: LandingFile, result: LoadResult, temp_dir: Path):
+    """Parse and type the file into temp table ``_stage_typed`` (+ ``_stage_bad``)."""
+    stage, rejects = "_stage", "_stage_rejects"
+    _drop_temp(con)
+    with tempfile.TemporaryDirectory(dir=temp_dir) as tmp:
+        path = file.path
+        if file.kind != "parquet":
+            result.encoding = detect_encoding(file)
+            if result.encoding == "gb18030":
+                path = transcode_to_utf8(file, "gb18030", Path(tmp) / "utf8.csv")
+        if file.path.stat().st_size == 0:
+            raise LandingError(f"{file.relative_path}: empty file (0 bytes), no header")
+        # Errors raised by DuckDB's readers are about the file's content; any other DuckDB
+        # error below is a bug of ours and must fail the asset, not pass as a bad file.
+        try:
+            if file.kind == "parquet":
+                bad = _read_parquet(con, path, stage)
+            elif file.kind == "jsonl" or contract.format == "jsonl":
+                bad = _read_jsonl(con, path, stage, contract)
+            else:
+                bad = _read_csv(con, path, stage, rejects)
+        except duckdb.Error as exc:
+            first = next((ln for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+            raise LandingError(f"{file.relative_path}: cannot parse: {first}") from exc
+
+    delivered = [c for (c, *_) in con.execute(f"describe {stage}").fetchall() if c != "_line"]
+    mapping, ignored = _match_headers(contract, delivered)
+    result.ignored_headers = ignored
+    missing = [c for c in contract.columns if c.required and c.name not in mapping]
+    if missing:
+        names = ", ".join(f"{c.name} ({' / '.join(c.headers)})" for c in missing)
+        raise LandingError(
+            f"{file.relative_path}: missing required column(s): {names}; "
+            f"delivered header: {', '.join(delivered) or '(none)'}"
+        )
+
+    _line_numbers(con, stage, bad, jsonl=file.kind == "jsonl" or contract.format == "jsonl")
+    typed = _typed_select(contract, mapping, stage)
+    con.execute(
+        f"create temp table _stage_typed as select t.*, l.line as _source_line "
+        f"from ({typed}) as t join _stage_lines as l on l.idx = t._row"
+    )
+    con.execute("create temp table _stage_bad (line bigint, reason varchar, original_text varchar)")
+    if bad:
+        con.executemany("insert into _stage_bad values (?, ?, ?)", bad)
+
+
+def _publish_stage(con, contract: Contract, file: LandingFile, result: LoadResult) -> None:
+    """Append the staged rows to raw and quarantine (inside the caller's transaction)."""
+    names = ", ".join(quote_ident(c) for c in contract.column_names)
+    con.execute(
+        f"insert into {RAW_SCHEMA}.{quote_ident(contract.source)} "
+        f"({names}, _load_id, _source_file, _delivery_date, _source_line, _loaded_at) "
+        f"select {names}, $load_id, $file, $delivery, _source_line, now() "
+        "from _stage_typed where _errors is null order by _source_line",
+        {"load_id": result.load_id, "file": file.relative_path, "delivery": file.delivery_date},
+    )
+    con.execute(
+        f"insert into {RAW_SCHEMA}.quarantine "
+        "select $load_id, $source, $file, t._source_line, null, t._errors, to_json(s), now() "
+        "from _stage_typed as t join _stage as s on s.rowid = t._row where t._errors is not null",
+        {"load_id": result.load_id, "source": contract.source, "file": file.relative_path},
+    )
+    con.execute(
+        f"insert into {RAW_SCHEMA}.quarantine select $load_id, $source, $file, line, null, "
+        "reason, original_text, now() from _stage_bad",
+        {"load_id": result.load_id, "source": contract.source, "file": file.relative_path},
+    )
+    counts = con.execute(
+        "select count(*) filter (where _errors is null), count(*) filter (where _errors is not null), "
+        "(select count(*) from _stage_bad) from _stage_typed"
+    ).fetchone()
+    result.rows_loaded = int(counts[0])
+    result.rows_quarantined = int(counts[1]) + int(counts[2])
+    result.rows_in = result.rows_loaded + result.rows_quarantined
+
+
+def _line_numbers(con, stage: str, bad: list[tuple[int, str, str]], *, jsonl: bool) -> None:
+    """Map each stage row (by rowid) to its source line in temp table ``_stage_lines``.
+
+    JSON Lines carry their physical line. For CSV, DuckDB numbers records (header = line 1)
+    and reports the numbers of the records it rejected; the accepted rows keep file order,
+    so the n-th accepted row sits on the n-th record number that was not rejected.
+    """
+    if jsonl:
+        con.execute(
+            f"create temp table _stage_lines as select rowid as idx, _line as line from {stage}"
+        )
+        return
+    n_rows = con.execute(f"select count(*) from {stage}").fetchone()[0]
+    rejected = sorted({line for line, _, _ in bad})
+    con.execute(
+        "create temp table _stage_lines as "
+        "select row_number() over (order by line) - 1 as idx, line from "
+        f"(select range + 2 as line from range({int(n_rows) + len(rejected)})) "
+        "where line not in (select unnest($rej::bigint[]))",
+        {"rej": rejected},
+    )

@@ -1,0 +1,104 @@
+"""Run the warehouse job in-process on a persistent Dagster instance and summarise it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.settings import PROJECT_ROOT, Settings, connect, export_to_environment
+
+MART_SCHEMA = "marts"
+
+
+def _prepare_environment(settings: Settings) -> None:
+    export_to_environment(settings)
+    os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home))
+    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+
+
+def run_warehouse_job(
+    settings: Settings, *, selection: str | None = None
+) -> dg.ExecuteInProcessResult:
+    _prepare_environment(settings)
+    from pipelines.definitions import defs  # after the environment is set
+
+    job = defs.resolve_job_def("warehouse")
+    with dg.DagsterInstance.get() as instance:
+        return job.execute_in_process(instance=instance, raise_on_error=False)
+
+
+def warehouse_figures(settings: Settings) -> dict:
+    """Row accounting per source and row counts per mart, read from the warehouse."""
+    with connect(settings, read_only=True) as con:
+        loads = con.execute(
+            "select source, count(*) filter (where status = 'loaded'), "
+            "count(*) filter (where status = 'rejected'), coalesce(sum(rows_in), 0), "
+            "coalesce(sum(rows_loaded), 0), coalesce(sum(rows_quarantined), 0) "
+            "from raw.loads group by source order by source"
+        ).fetchall()
+        marts = {
+            name: con.execute(f'select count(*) from {MART_SCHEMA}."{name}"').fetchone()[0]
+            for (name,) in con.execute(
+                "select table_name from information_schema.tables where table_schema = $s "
+                "order by table_name",
+                {"s": MART_SCHEMA},
+            ).fetchall()
+        }
+    return {
+        "sources": {
+            src: {
+                "files_loaded": fl,
+                "files_rejected": fr,
+                "rows_in": int(ri),
+                "rows_loaded": int(rl),
+                "rows_quarantined": int(rq),
+            }
+            for src, fl, fr, ri, rl, rq in loads
+        },
+        "marts": marts,
+    }
+
+
+def summarise(settings: Settings, result: dg.ExecuteInProcessResult) -> str:
+    lines = [f"Run {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}"]
+    for event in result.all_events:
+        if event.is_step_failure:
+            lines.append(
+                f"  failed step {event.step_key}: {event.event_specific_data.error.message.strip()}"
+            )
+    figures = warehouse_figures(settings)
+    lines.append("")
+    lines.append(
+        f"{'source':<22}{'files':>7}{'rejected':>10}{'rows in':>10}{'loaded':>10}{'quarantined':>13}"
+    )
+    for src, f in figures["sources"].items():
+        lines.append(
+            f"{src:<22}{f['files_loaded']:>7}{f['files_rejected']:>10}{f['rows_in']:>10}"
+            f"{f['rows_loaded']:>10}{f['rows_quarantined']:>13}"
+        )
+    lines.append("")
+    lines.append(f"{'mart':<30}{'rows':>10}")
+    for mart, n in figures["marts"].items():
+        lines.append(f"{mart:<30}{n:>10}")
+    if (settings.truth_dir / "records").exists():
+        from pipelines.lib.identity_report import identity_report
+
+        with connect(settings, read_only=True) as con:
+            rep = identity_report(con, settings.truth_dir)
+        lines.append("")
+        lines.append(
+            f"identity resolution vs truth: precision {rep['precision']:.4f}  "
+            f"recall {rep['recall']:.4f}  F1 {rep['f1']:.4f}"
+        )
+    rel = os.path.relpath(settings.duckdb_path, PROJECT_ROOT)
+    lines += [
+        "",
+        f"warehouse: {settings.duckdb_path}",
+        f"  query it:   .venv/bin/python -c \"import duckdb; print(duckdb.connect('{rel}', read_only=True)"
+        ".sql('select * from marts.customers limit 5'))\"",
+        f"  Dagster UI: DAGSTER_HOME={os.environ.get('DAGSTER_HOME', settings.dagster_home)} "
+        ".venv/bin/dagster dev -w workspace.yaml   (then open http://127.0.0.1:3000)",
+    ]
+    return "\n".join(lines)
