@@ -117,9 +117,10 @@ def _parse_expr(col: Column, v: str, timezone: str) -> str:
     if col.type == "text":
         return f"nullif({v}, '')"
     if col.type == "integer":
+        # try_cast('2.5' as bigint) rounds to 3 in DuckDB: accept only whole numbers.
         return (
-            f"coalesce(try_cast({t} as bigint), case when try_cast({t} as double) "
-            f"= floor(try_cast({t} as double)) then try_cast(try_cast({t} as double) as bigint) end)"
+            f"case when regexp_matches({t}, '^[+-]?[0-9]+([.]0*)?$') "
+            f"then try_cast(try_cast({t} as decimal(38, 4)) as bigint) end"
         )
     if col.type == "decimal":
         cleaned = f"regexp_replace({t}, {quote_literal(_MONEY_NOISE)}, '', 'g')"

@@ -1,0 +1,38 @@
+"""Paths and limits resolve from one place, with the documented defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipelines.settings import PROJECT_ROOT, get_settings
+
+
+def test_defaults_live_under_the_data_dir():
+    s = get_settings({})
+    assert s.data_dir == (PROJECT_ROOT / "data").resolve()
+    assert s.landing_dir == s.data_dir / "landing"
+    assert s.duckdb_path == s.data_dir / "warehouse.duckdb"
+    assert s.duckdb_temp_dir == s.data_dir / "tmp" / "duckdb"
+    assert (s.duckdb_memory_limit, s.duckdb_threads) == ("4GB", 2)
+
+
+def test_environment_overrides(tmp_path: Path):
+    s = get_settings(
+        {
+            "CRM_DATA_DIR": str(tmp_path),
+            "DUCKDB_PATH": str(tmp_path / "w.duckdb"),
+            "CRM_DUCKDB_MEMORY_LIMIT": "1GB",
+            "CRM_DUCKDB_THREADS": "1",
+        }
+    )
+    assert s.landing_dir == tmp_path / "landing"
+    assert s.duckdb_path == tmp_path / "w.duckdb"
+    assert s.env()["DUCKDB_PATH"] == str(tmp_path / "w.duckdb")
+    assert (s.duckdb_memory_limit, s.duckdb_threads) == ("1GB", 1)
+
+
+def test_profiles_read_the_same_variables():
+    profiles = (PROJECT_ROOT / "dbt_project" / "profiles.yml").read_text()
+    for var in get_settings({}).env():
+        if var.startswith(("DUCKDB", "CRM_DUCKDB")):
+            assert f"env_var('{var}')" in profiles
