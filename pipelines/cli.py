@@ -46,12 +46,14 @@ def generate(
 
 
 @app.command()
-def run() -> None:
+def run(
+    log_level: Annotated[str, typer.Option(help="Dagster console log level")] = "WARNING",
+) -> None:
     """Materialise every asset (ingest -> dbt) through Dagster and print a summary."""
     from pipelines.run import run_warehouse_job, summarise
 
     settings = export_to_environment()
-    result = run_warehouse_job(settings)
+    result = run_warehouse_job(settings, log_level=log_level.upper())
     typer.echo(summarise(settings, result))
     if not result.success:
         raise typer.Exit(1)

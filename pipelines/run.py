@@ -15,18 +15,25 @@ MART_SCHEMA = "marts"
 def _prepare_environment(settings: Settings) -> None:
     export_to_environment(settings)
     os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home))
-    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    home = Path(os.environ["DAGSTER_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    # An empty dagster.yaml means "default storage under DAGSTER_HOME" without a warning.
+    (home / "dagster.yaml").touch(exist_ok=True)
 
 
 def run_warehouse_job(
-    settings: Settings, *, selection: str | None = None
+    settings: Settings, *, log_level: str = "WARNING"
 ) -> dg.ExecuteInProcessResult:
+    """Materialise every asset; the run is recorded in DAGSTER_HOME for the UI."""
     _prepare_environment(settings)
     from pipelines.definitions import defs  # after the environment is set
 
     job = defs.resolve_job_def("warehouse")
+    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     with dg.DagsterInstance.get() as instance:
-        return job.execute_in_process(instance=instance, raise_on_error=False)
+        return job.execute_in_process(
+            instance=instance, raise_on_error=False, run_config=run_config
+        )
 
 
 def warehouse_figures(settings: Settings) -> dict:

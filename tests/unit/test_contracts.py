@@ -79,3 +79,17 @@ def _parse(source: str, column: str, value: str | None):
 def test_values_parse_as_the_contract_says(source, column, value, expected):
     got = _parse(source, column, value)
     assert (str(got) if got is not None and not isinstance(got, bool | int) else got) == expected
+
+
+def test_dbt_vars_agree_with_contracts():
+    """dbt cannot read the contract YAML, so the few contract facts the SQL needs are dbt
+    vars; this keeps the two in step."""
+    import yaml
+
+    from pipelines.settings import DBT_PROJECT_DIR
+
+    dbt_vars = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
+    assert dbt_vars["pos_timezone"] == CONTRACTS["pos_transactions"].timezone
+    for source, currency in dbt_vars["source_currencies"].items():
+        assert CONTRACTS[source].currency == currency, source
+    assert {s for s, c in CONTRACTS.items() if c.currency} == set(dbt_vars["source_currencies"])

@@ -1,0 +1,60 @@
+{#- Small helpers shared by the identity models. -#}
+
+
+{#- The record key of a social account: one identity record per platform and handle, as
+    staging delivers them (trimmed). Other models that join social events to
+    int_source_records_resolved use this macro so the keys cannot drift apart. -#}
+{% macro social_record_key(platform, handle) -%}
+    {{ dbt.concat([platform, "':'", "lower(" ~ handle ~ ")"]) }}
+{%- endmacro %}
+
+
+{#- The customer id of a cluster: 'C' + the first 16 hex digits of md5 of its anchor
+    record's '<source>:<record_key>'. -#}
+{% macro identity_customer_id(source, record_key) -%}
+    {{ dbt.concat(["'C'", "substr(" ~ dbt.hash(dbt.concat([source, "':'", record_key])) ~ ", 1, 16)"]) }}
+{%- endmacro %}
+
+
+{#- Timestamp type that keeps the instant (timestamps from different sources compare
+    correctly whatever the session time zone). -#}
+{% macro identity_type_timestamp() -%}
+    {{- return(adapter.dispatch('identity_type_timestamp', 'crm_warehouse')()) -}}
+{%- endmacro %}
+
+{% macro default__identity_type_timestamp() -%}
+    {{ dbt.type_timestamp() }}
+{%- endmacro %}
+
+{% macro duckdb__identity_type_timestamp() -%}
+    timestamptz
+{%- endmacro %}
+
+{% macro postgres__identity_type_timestamp() -%}
+    timestamptz
+{%- endmacro %}
+
+
+{#- An instant column as the identity timestamp type. -#}
+{% macro identity_timestamp(expression) -%}
+    cast({{ expression }} as {{ identity_type_timestamp() }})
+{%- endmacro %}
+
+
+{#- Start of a local calendar day (var reporting_timezone) as an instant, so a date-only
+    column (a loyalty join date) orders against timestamps the same way on every machine. -#}
+{% macro identity_local_day_start(date_expression) -%}
+    {{- return(adapter.dispatch('identity_local_day_start', 'crm_warehouse')(date_expression)) -}}
+{%- endmacro %}
+
+{% macro default__identity_local_day_start(date_expression) -%}
+    cast(cast({{ date_expression }} as {{ dbt.type_timestamp() }}) as {{ identity_type_timestamp() }})
+{%- endmacro %}
+
+{% macro duckdb__identity_local_day_start(date_expression) -%}
+    timezone('{{ var("reporting_timezone") }}', cast({{ date_expression }} as timestamp))
+{%- endmacro %}
+
+{% macro spark__identity_local_day_start(date_expression) -%}
+    to_utc_timestamp(cast({{ date_expression }} as timestamp), '{{ var("reporting_timezone") }}')
+{%- endmacro %}

@@ -1,0 +1,99 @@
+{#- One row per identity record with the cluster (connected component of the record -
+    identifier graph, blocked identifiers removed) it belongs to.
+
+    Connected components by label propagation, unrolled into var identity_max_iterations
+    rounds with Jinja so the SQL is plain joins and GROUP BYs on every engine (no recursive
+    CTE). Labels are record_seqs and propagate the minimum: an identifier starts with the
+    smallest record_seq of its records; each round a record takes the smallest label of
+    its identifiers, then an identifier the smallest label of its records. After enough
+    rounds every record carries the smallest record_seq of its component, i.e. its
+    anchor: the earliest record by (first_seen_at, source, record_key).
+
+    Records with a single identifier (most orders, receipts, contacts) cannot carry a
+    label from one identifier to another, so only records with two or more identifiers
+    ("bridges") take part in the rounds; the others read their identifier's final label.
+    A round crosses one bridge, so the rounds needed equal the longest chain of bridges
+    between a component's anchor and its identifiers; the singular test
+    assert_identity_graph_converged fails if var identity_max_iterations was too small. -#}
+
+{%- set rounds = var('identity_max_iterations') | int %}
+
+with
+
+edges as (
+    select record_seq, identifier_seq, record_identifiers
+    from {{ ref('int_identity_edges') }}
+),
+
+bridges as (
+    select record_seq, identifier_seq
+    from {{ ref('int_identity_edges') }}
+    where record_identifiers > 1
+),
+
+initial_label as (
+    -- includes the single-identifier records: an anchor can be one of them
+    select identifier_seq, min(record_seq) as label
+    from edges
+    group by identifier_seq
+),
+
+{%- for i in range(1, rounds + 1) %}
+
+record_label_{{ i }} as (
+    select b.record_seq, min(l.label) as label
+    from bridges as b
+    inner join {{ 'initial_label' if i == 1 else 'identifier_label_' ~ (i - 1) }} as l
+        on b.identifier_seq = l.identifier_seq
+    group by b.record_seq
+),
+
+identifier_label_{{ i }} as (
+    -- a bridge's label already includes its identifiers' previous labels, so this minimum
+    -- never goes up; identifiers without bridges keep their initial label (below)
+    select b.identifier_seq, min(r.label) as label
+    from bridges as b
+    inner join record_label_{{ i }} as r on b.record_seq = r.record_seq
+    group by b.identifier_seq
+),
+{%- endfor %}
+
+final_identifier_label as (
+    select
+        i.identifier_seq,
+        coalesce(l.label, i.label) as label
+    from initial_label as i
+    left join identifier_label_{{ rounds }} as l on i.identifier_seq = l.identifier_seq
+),
+
+final_record_label as (
+    select e.record_seq, min(l.label) as label
+    from edges as e
+    inner join final_identifier_label as l on e.identifier_seq = l.identifier_seq
+    group by e.record_seq
+),
+
+records as (
+    select source, record_key, record_seq
+    from {{ ref('int_identity_records_unioned') }}
+),
+
+labelled as (
+    select
+        r.source,
+        r.record_key,
+        r.record_seq,
+        coalesce(l.label, r.record_seq) as anchor_seq
+    from records as r
+    left join final_record_label as l on r.record_seq = l.record_seq
+)
+
+select
+    l.source,
+    l.record_key,
+    l.record_seq,
+    l.anchor_seq,
+    a.source as anchor_source,
+    a.record_key as anchor_record_key
+from labelled as l
+inner join records as a on l.anchor_seq = a.record_seq

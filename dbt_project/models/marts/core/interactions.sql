@@ -1,0 +1,136 @@
+-- One row per customer interaction: social-media events, customer-service contacts, and
+-- store visits (one per POS receipt whose customer identified themselves). customer_id is
+-- null when a social or service record resolved to no customer.
+
+with
+
+social_events as (
+
+    select * from {{ ref('stg_social__events') }}
+
+),
+
+service_interactions as (
+
+    select * from {{ ref('stg_service__interactions') }}
+
+),
+
+orders as (
+
+    select * from {{ ref('orders') }}
+
+),
+
+resolved_records as (
+
+    select source, record_key, customer_id
+    from {{ ref('int_source_records_resolved') }}
+
+),
+
+social as (
+
+    select
+        {{ dbt.concat(["'social_events:'", 'social_events.event_id']) }} as interaction_id,
+        'social_events' as source,
+        'social' as channel,
+        social_events.event_type as interaction_type,
+        social_events.platform,
+        cast(null as {{ dbt.type_string() }}) as store_id,
+        resolved_records.customer_id,
+        social_events.event_at as occurred_at,
+        social_events.event_text as content,
+        cast(null as {{ dbt.type_string() }}) as outcome,
+        cast(null as {{ dbt.type_bigint() }}) as csat,
+        cast(null as {{ dbt.type_bigint() }}) as nps,
+        social_events.mentioned_sku as product_sku
+    from social_events
+    left join resolved_records
+        on resolved_records.source = 'social_events'
+        and resolved_records.record_key
+            = {{ social_record_key('social_events.platform', 'social_events.handle') }}
+
+),
+
+service as (
+
+    select
+        {{ dbt.concat(["'service_interactions:'", 'service_interactions.interaction_id']) }}
+            as interaction_id,
+        'service_interactions' as source,
+        case service_interactions.service_channel
+            when 'call' then 'phone'
+            else service_interactions.service_channel
+        end as channel,
+        'service_contact' as interaction_type,
+        cast(null as {{ dbt.type_string() }}) as platform,
+        cast(null as {{ dbt.type_string() }}) as store_id,
+        resolved_records.customer_id,
+        service_interactions.started_at as occurred_at,
+        service_interactions.topic as content,
+        service_interactions.outcome,
+        service_interactions.csat,
+        service_interactions.nps,
+        cast(null as {{ dbt.type_string() }}) as product_sku
+    from service_interactions
+    left join resolved_records
+        on resolved_records.source = 'service_interactions'
+        and resolved_records.record_key = service_interactions.interaction_id
+
+),
+
+store_visits as (
+
+    select
+        {{ dbt.concat(["'pos_transactions:'", 'order_key']) }} as interaction_id,
+        'pos_transactions' as source,
+        'store' as channel,
+        'store_visit' as interaction_type,
+        cast(null as {{ dbt.type_string() }}) as platform,
+        store_id,
+        customer_id,
+        ordered_at as occurred_at,
+        cast(null as {{ dbt.type_string() }}) as content,
+        case when net_amount < 0 then 'return' else 'purchase' end as outcome,
+        cast(null as {{ dbt.type_bigint() }}) as csat,
+        cast(null as {{ dbt.type_bigint() }}) as nps,
+        cast(null as {{ dbt.type_string() }}) as product_sku
+    from orders
+    where source = 'pos_transactions'
+        and customer_id is not null
+
+),
+
+unioned as (
+
+    select * from social
+    union all
+    select * from service
+    union all
+    select * from store_visits
+
+),
+
+final as (
+
+    select
+        interaction_id,
+        source,
+        channel,
+        interaction_type,
+        platform,
+        store_id,
+        customer_id,
+        occurred_at,
+        {{ to_local_date('occurred_at', var('reporting_timezone')) }} as occurred_date,
+        content,
+        outcome,
+        csat,
+        nps,
+        product_sku
+    from unioned
+
+)
+
+select * from final

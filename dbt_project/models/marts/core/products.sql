@@ -1,0 +1,68 @@
+-- One row per catalogue product (SKU), with list price and unit cost in the catalogue's
+-- currency and in the reporting currency (latest available rate), and the unit margin.
+
+{%- set reporting_currency = var('reporting_currency') %}
+
+with
+
+products as (
+
+    select * from {{ ref('stg_catalog__products') }}
+
+),
+
+latest_rates as (
+
+    select from_currency, rate
+    from (
+        select
+            from_currency,
+            rate,
+            row_number() over (partition by from_currency order by rate_date desc) as rate_rank
+        from {{ ref('stg_finance__fx_rates') }}
+        where to_currency = '{{ reporting_currency }}'
+    ) as ranked
+    where rate_rank = 1
+
+),
+
+with_rate as (
+
+    select
+        products.*,
+        case
+            when products.currency = '{{ reporting_currency }}' then cast(1 as decimal(18, 6))
+            else latest_rates.rate
+        end as fx_rate
+    from products
+    left join latest_rates
+        on products.currency = latest_rates.from_currency
+
+),
+
+final as (
+
+    select
+        sku,
+        product_name,
+        category,
+        brand,
+
+        currency,
+        list_price,
+        unit_cost,
+        list_price - unit_cost as unit_margin,
+        case
+            when list_price > 0 then cast(round((list_price - unit_cost) / list_price, 4) as decimal(18, 4))
+        end as margin_rate,
+
+        '{{ reporting_currency }}' as reporting_currency,
+        fx_rate,
+        cast(round(list_price * fx_rate, 2) as decimal(18, 2)) as list_price_reporting,
+        cast(round(unit_cost * fx_rate, 2) as decimal(18, 2)) as unit_cost_reporting
+
+    from with_rate
+
+)
+
+select * from final

@@ -1,0 +1,96 @@
+-- One row per Tmall/Taobao order line (宝贝报表), from the latest load that contains the
+-- order; line_number is the row's position within the order in that file. Joins to
+-- stg_tmall__orders on the trimmed order id. A row repeated within one order of one file
+-- (same values; text compared trimmed and case-folded) is a repeated delivery, not a
+-- second line (the report has one row per item and attribute set), and is dropped.
+-- A table, not a view: the windows are computed once per run.
+
+{{ config(materialized='table') }}
+
+with
+
+source as (
+
+    select * from {{ source('raw', 'tmall_order_items') }}
+
+),
+
+keyed as (
+
+    select
+        *,
+        {{ clean_text('order_id') }} as order_key
+    from source
+
+),
+
+rows_of_latest_load as (
+
+    select *
+    from (
+        select
+            *,
+            dense_rank() over (
+                partition by order_key order by {{ latest_delivery_first(with_line=false) }}
+            ) as load_rank
+        from keyed
+    ) as ranked
+    where load_rank = 1
+
+),
+
+first_of_repeats as (
+
+    select *
+    from (
+        select
+            *,
+            row_number() over (
+                partition by
+                    order_key,
+                    lower(trim(merchant_sku)),
+                    lower(trim(title)),
+                    lower(trim(item_attributes)),
+                    lower(trim(package_info)),
+                    lower(trim(external_code)),
+                    unit_price,
+                    quantity
+                order by _source_line
+            ) as repeat_rank
+        from rows_of_latest_load
+    ) as ranked
+    where repeat_rank = 1
+
+),
+
+renamed as (
+
+    select
+        order_key as order_id,
+        row_number() over (
+            partition by order_key order by _source_line
+        ) as line_number,
+
+        {{ clean_text('merchant_sku') }} as sku,
+        {{ clean_text('title') }} as title,
+        {{ clean_text('external_code') }} as external_code,
+        {{ clean_text('item_attributes') }} as item_attributes,
+        {{ clean_text('package_info') }} as package_info,
+        {{ clean_text('remark') }} as remark,
+        {{ clean_text('line_status') }} as line_status,
+
+        '{{ var("source_currencies")["tmall_order_items"] }}' as currency,
+        unit_price,
+        quantity,
+
+        _load_id,
+        _source_file,
+        _source_line,
+        _delivery_date,
+        _loaded_at
+
+    from first_of_repeats
+
+)
+
+select * from renamed

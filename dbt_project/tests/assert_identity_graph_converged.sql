@@ -1,0 +1,13 @@
+{#- Fails when label propagation stopped before the graph converged: an unblocked shared
+    identifier whose records ended in different clusters. The fix is to raise
+    var identity_max_iterations (a round crosses one identifier; long chains of records
+    need more rounds), not to accept a partial merge. -#}
+
+select
+    e.identifier_type,
+    e.identifier_value,
+    count(distinct l.anchor_seq) as clusters
+from {{ ref('int_identity_edges') }} as e
+inner join {{ ref('int_identifiers_linked') }} as l on e.record_seq = l.record_seq
+group by e.identifier_type, e.identifier_value
+having count(distinct l.anchor_seq) > 1
