@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -48,12 +49,23 @@ def generate(
 @app.command()
 def run(
     log_level: Annotated[str, typer.Option(help="Dagster console log level")] = "WARNING",
+    verbose: Annotated[
+        bool, typer.Option(help="Stream dbt's log instead of writing it to a file")
+    ] = False,
 ) -> None:
     """Materialise every asset (ingest -> dbt) through Dagster and print a summary."""
     from pipelines.run import run_warehouse_job, summarise
 
     settings = export_to_environment()
-    result = run_warehouse_job(settings, log_level=log_level.upper())
+    log_path = settings.data_dir / "logs" / "last-run.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    typer.echo(f"running every asset (ingest -> dbt build); dbt log: {log_path}")
+    # dagster-dbt echoes every dbt event to stdout; keep the terminal for the summary.
+    with (
+        open(log_path, "w", encoding="utf-8") as log,
+        contextlib.nullcontext() if verbose else contextlib.redirect_stdout(log),
+    ):
+        result = run_warehouse_job(settings, log_level=log_level.upper())
     typer.echo(summarise(settings, result))
     if not result.success:
         raise typer.Exit(1)

@@ -1,3 +1,5 @@
+{{ config(meta={'dagster': {'ref': {'name': 'int_source_records_resolved'}}}) }}
+
 {#- The customer_id of every record is derived from its cluster's earliest record by
     (first_seen_at, source, record_key), and that record carries the same id: the rule
     that keeps ids stable across runs. -#}

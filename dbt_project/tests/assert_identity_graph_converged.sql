@@ -1,3 +1,5 @@
+{{ config(meta={'dagster': {'ref': {'name': 'int_identifiers_linked'}}}) }}
+
 {#- Fails when label propagation stopped before the graph converged: an unblocked shared
     identifier whose records ended in different clusters. The fix is to raise
     var identity_max_iterations (a round crosses one identifier; long chains of records

@@ -1,3 +1,5 @@
+{{ config(meta={'dagster': {'ref': {'name': 'identity_links'}}}) }}
+
 {#- No customer may be held together by a blocked identifier (placeholder or shared). -#}
 
 select

@@ -208,3 +208,22 @@ def test_a_new_day_adds_exactly_its_rows(warehouse):
         )
     for key in changed:
         assert merges.get(before["customer_ids"][key]) == after["customer_ids"][key]
+
+
+def test_dbt_docs_generate(warehouse, tmp_path: Path):
+    import subprocess
+    import sys
+
+    cli = str(Path(sys.executable).parent / "crm-warehouse")
+    proc = subprocess.run(
+        [cli, "dbt", "docs", "generate", "--target-path", str(tmp_path / "target")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    import json
+
+    catalog = json.loads((tmp_path / "target" / "catalog.json").read_text())
+    for mart in MARTS:
+        assert f"model.crm_warehouse.{mart}" in catalog["nodes"], mart
