@@ -43,3 +43,15 @@ def test_dbt_sources_hang_off_the_ingest_assets():
     # and the marts reach back to landing through them
     upstream = graph.upstream_key_iterator(dg.AssetKey(["orders"]))
     assert dg.AssetKey(["raw", "tmall_orders"]) in set(upstream)
+
+
+def test_every_model_states_its_grain():
+    import json
+
+    from pipelines.defs.dbt.project import prepare_manifest
+
+    manifest = json.loads(prepare_manifest().read_text())
+    models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
+    assert models
+    for node in models:
+        assert node["description"].startswith("One row per"), node["name"]
