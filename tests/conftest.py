@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -37,3 +39,38 @@ def deliver(landing: Path, source: str, day: str, src_file: Path, name: str | No
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src_file, target)
     return target
+
+
+XS_SEED = 7
+XS_START = date(2025, 1, 1)
+XS_DAYS = 365
+
+
+@pytest.fixture(scope="session")
+def xs_warehouse(tmp_path_factory: pytest.TempPathFactory):
+    """One read-only XS warehouse for the whole session: generated (seed 7, 365 days),
+    materialised through the real Dagster job. Tests must not write to it."""
+    from pipelines.generator import generate
+    from pipelines.run import run_warehouse_job
+    from pipelines.settings import export_to_environment, get_settings
+
+    saved = dict(os.environ)
+    data = tmp_path_factory.mktemp("xs_warehouse") / "data"
+    for var in ("CRM_LANDING_DIR", "DUCKDB_PATH", "CRM_DUCKDB_TEMP_DIR", "DAGSTER_HOME"):
+        os.environ.pop(var, None)
+    os.environ["CRM_DATA_DIR"] = str(data)
+    os.environ["CRM_DUCKDB_MEMORY_LIMIT"] = "2GB"
+    settings = export_to_environment(get_settings())
+    generate(
+        settings.landing_dir,
+        settings.truth_dir,
+        scale="XS",
+        seed=XS_SEED,
+        start_date=XS_START,
+        days=XS_DAYS,
+    )
+    result = run_warehouse_job(settings)
+    assert result.success, "the XS warehouse run failed"
+    os.environ.clear()
+    os.environ.update(saved)
+    return settings

@@ -2,8 +2,7 @@
     int_source_records_resolved): profile, primary contacts, first contact and channel
     footprint. Members who never bought are customers too (prospects). -#}
 
-{%- set as_of_date = var('as_of_date', none) %}
-{%- set as_of = "cast('" ~ as_of_date ~ "' as date)" if as_of_date else "current_date" %}
+{%- set as_of = as_of_date() %}
 
 with
 
