@@ -71,6 +71,17 @@ def run(
         raise typer.Exit(1)
 
 
+@app.command()
+def report() -> None:
+    """Write the HTML customer report from the current warehouse and print its path."""
+    from pipelines.lib.report import build_report
+
+    settings = export_to_environment()
+    with connect(settings, read_only=True) as con:
+        path = build_report(con, settings.report_path)
+    typer.echo(str(path))
+
+
 @app.command("identity-report")
 def identity_report_cmd() -> None:
     """Pairwise precision / recall / F1 of identity resolution against the generator truth."""
@@ -100,3 +111,56 @@ def env() -> None:
     for key, value in settings.env().items():
         typer.echo(f"export {key}={value}")
     typer.echo(f"export DAGSTER_HOME={settings.dagster_home}")
+
+
+@app.command("clv-fit")
+def clv_fit(
+    input_file: Annotated[
+        Path,
+        typer.Option(
+            "--input",
+            help="CSV with customer_id,frequency,recency,T[,monetary_value]: frequency = repeat "
+            "purchases, recency and T in one time unit (e.g. weeks) since the first purchase",
+        ),
+    ],
+) -> None:
+    """Fit BG/NBD (and Gamma-Gamma when monetary_value is given) and print the parameters."""
+    from pipelines.lib import clv
+
+    try:
+        data = clv.read_rfm_csv(str(input_file))
+    except clv.RfmFileError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    bgnbd = clv.fit_bgnbd(data.frequency, data.recency, data.T)
+    result: dict = {
+        "time_unit": "the input's: recency and T as given; alpha is per that unit, "
+        "r, a, b, p, q, v do not depend on it",
+        "customers": len(data.frequency),
+        "bgnbd": vars(bgnbd.params),
+    }
+    fits = {"bgnbd": bgnbd}
+    if data.monetary_value is not None:
+        repeat = data.frequency > 0
+        if not repeat.any():
+            typer.echo(
+                f"error: {input_file}: monetary_value given but no customer has frequency > 0",
+                err=True,
+            )
+            raise typer.Exit(2)
+        gamma_gamma = clv.fit_gamma_gamma(data.frequency[repeat], data.monetary_value[repeat])
+        result["gamma_gamma"] = vars(gamma_gamma.params)
+        fits["gamma_gamma"] = gamma_gamma
+    result["fit"] = {
+        name: {
+            "loglik": fit.loglik,
+            "std_errors": fit.std_errors,
+            "customers": int(fit.customers),
+            "converged": fit.converged,
+            "message": fit.message,
+        }
+        for name, fit in fits.items()
+    }
+    typer.echo(json.dumps(result, indent=2))
+    if not all(fit.converged for fit in fits.values()):
+        raise typer.Exit(1)

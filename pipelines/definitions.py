@@ -3,15 +3,23 @@
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from pipelines.defs.dbt.assets import crm_dbt_models
+from pipelines.defs.analytics.clv import customer_clv
+from pipelines.defs.dbt.assets import crm_dbt_models, crm_dbt_models_after_clv
 from pipelines.defs.dbt.project import dbt_project
 from pipelines.defs.ingest.assets import ingest_assets
+from pipelines.defs.reporting.assets import customer_report
 from pipelines.resources import WarehouseResource
 
 warehouse_job = dg.define_asset_job("warehouse", selection=dg.AssetSelection.all())
 
 defs = dg.Definitions(
-    assets=[*ingest_assets, crm_dbt_models],
+    assets=[
+        *ingest_assets,
+        crm_dbt_models,
+        customer_clv,
+        crm_dbt_models_after_clv,
+        customer_report,
+    ],
     jobs=[warehouse_job],
     resources={"warehouse": WarehouseResource(), "dbt": DbtCliResource(project_dir=dbt_project)},
     # DuckDB allows one writer per file: steps must not run in parallel processes.

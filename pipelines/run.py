@@ -99,6 +99,8 @@ def summarise(settings: Settings, result: dg.ExecuteInProcessResult) -> str:
             f"identity resolution vs truth: precision {rep['precision']:.4f}  "
             f"recall {rep['recall']:.4f}  F1 {rep['f1']:.4f}"
         )
+    if settings.report_path.exists():
+        lines += ["", f"customer report: {settings.report_path}"]
     rel = os.path.relpath(settings.duckdb_path, PROJECT_ROOT)
     lines += [
         "",

@@ -37,6 +37,11 @@ class Settings:
         return self.data_dir / "truth"
 
     @property
+    def report_path(self) -> Path:
+        """The self-contained HTML customer report."""
+        return self.data_dir / "reports" / "customer_report.html"
+
+    @property
     def dagster_home(self) -> Path:
         """Run history for `crm-warehouse run` and the Dagster UI (DAGSTER_HOME wins)."""
         return Path(os.environ.get("DAGSTER_HOME") or self.data_dir / "dagster").resolve()

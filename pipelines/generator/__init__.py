@@ -11,10 +11,20 @@ Pure Python (numpy, polars); no Dagster. Entry point: :func:`generate`.
   use the full 73-column layout of a real export (:data:`reference.SHOPIFY_EXPORT_HEADER`).
 * Planted quirks and their rates live next to the code that draws them (:mod:`.activity`
   per row, :mod:`.population` per person, :mod:`.timeline` per delivery).
-* Truth, per call: ``records``, ``orders``, ``interactions``, ``files`` under
-  ``<table>/<first>_<last>.parquet``, plus ``persons.parquet``. Across calls a key can
+* Truth, per call: ``records``, ``orders``, ``order_lines``, ``interactions``, ``files``
+  under ``<table>/<first>_<last>.parquet``, plus ``persons.parquet``. Across calls a key can
   repeat: an order corrected by a later call's re-delivery (take the later file), a social
   account active in both calls (take the first).
+* Behaviour cohorts are planted in the population (``persons.planted_*``): price-sensitive,
+  brand-loyal, promotion-driven, churned, socially engaged (:data:`.population.COHORT_SHARE`).
+  The warehouse's behaviour rules recover each with precision and recall >= 0.9 over a year
+  (tests/unit/test_generator_behaviours.py).
+* Churn is the one call-dependent part: planted churners stop buying 186-231 days before the
+  *churn anchor*, the last day of the first call of a chain (``manifest.json``), so their
+  last order is > 180 days before the end of that range, whatever its length. Later calls
+  of the chain reuse the anchor and continue it exactly; a chain split differently from one
+  long call gives the same files only while its first call ends on the same day or the whole
+  chain spans < 186 days (before that no churner's stop day falls inside the range).
 """
 
 from .core import generate

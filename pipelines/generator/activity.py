@@ -15,19 +15,26 @@ from datetime import date
 import numpy as np
 
 from . import reference as ref
-from .population import Catalogue, Population, weights
+from .population import (
+    BASE_DISCOUNT_SHARE,
+    ORDERS_PER_PERSON_YEAR,
+    PROMO_DISCOUNT_SHARE,
+    Catalogue,
+    Population,
+    weights,
+)
 from .timeline import date_range, day_rng, seasonality
 
 Arrays = dict[str, np.ndarray]
 Batch = dict[str, Arrays]
 
-# Yearly rates per person of the whole population (prospects included). With the lines per
-# order below they give ~10 order lines per person and year, ~20 % of them in stores.
-SHOPIFY_ORDERS_PER_PERSON_YEAR = 2.1
-TMALL_ORDERS_PER_PERSON_YEAR = 2.35
-POS_RECEIPTS_PER_PERSON_YEAR = 0.87
-SOCIAL_EVENTS_PER_PERSON_YEAR = 5.0
+# Yearly rates per person of the whole population (prospects included); social events come
+# from the accounts' own rates (population.acc_cum).
+SHOPIFY_ORDERS_PER_PERSON_YEAR = ORDERS_PER_PERSON_YEAR["shopify"]
+TMALL_ORDERS_PER_PERSON_YEAR = ORDERS_PER_PERSON_YEAR["tmall"]
+POS_RECEIPTS_PER_PERSON_YEAR = ORDERS_PER_PERSON_YEAR["pos"]
 SERVICE_CONTACTS_PER_PERSON_YEAR = 0.3
+MEMBER_DAY = 8  # 会员日: card holders get 5 % off in store on this day of every month
 
 LATE_REFUND_MAX_DAYS = 45
 
@@ -87,18 +94,48 @@ def _products(rng: np.random.Generator, cat: Catalogue, n: int) -> np.ndarray:
     return rng.choice(len(cat), size=n, p=cat.popularity)
 
 
-def _distinct_products(rng: np.random.Generator, cat: Catalogue, n_lines: np.ndarray) -> np.ndarray:
-    """Products for lines grouped by order, never the same SKU twice in one order."""
-    prod = _products(rng, cat, int(n_lines.sum()))
+def basket_of_line(
+    rng: np.random.Generator, pop: Population, person_of_line: np.ndarray
+) -> np.ndarray:
+    """The basket (row of ``Catalogue.basket_cum``) each line's product is drawn from: the
+    price-sensitive buy cheap products only, the brand-loyal their brand (most of the time)."""
+    n_brands = len(ref.BRANDS)
+    cheap = pop.planted_price_sensitive[person_of_line]
+    brand = pop.loyal_brand[person_of_line]
+    loyal = (brand >= 0) & (rng.random(len(person_of_line)) < pop.loyalty[person_of_line])
+    basket = np.where(cheap, 1, 0)
+    return np.where(loyal, np.where(cheap, 2 + n_brands + brand, 2 + brand), basket)
+
+
+def _from_baskets(rng: np.random.Generator, cat: Catalogue, basket: np.ndarray) -> np.ndarray:
+    u = rng.random(len(basket))
+    prod = np.zeros(len(basket), dtype=np.int64)
+    for b in np.unique(basket):
+        at = basket == b
+        prod[at] = np.searchsorted(cat.basket_cum[b], u[at], side="right")
+    return np.minimum(prod, len(cat) - 1)
+
+
+def _distinct_products(
+    rng: np.random.Generator, cat: Catalogue, pop: Population, person: np.ndarray, n_lines
+) -> np.ndarray:
+    """Products for lines grouped by order (of ``person``), each from the buyer's basket and
+    never the same SKU twice in one order."""
     order = np.repeat(np.arange(len(n_lines)), n_lines)
-    for _ in range(10):
+    basket = basket_of_line(rng, pop, person[order])
+    prod = _from_baskets(rng, cat, basket)
+    for attempt in range(30):
         key = order * len(cat) + prod
         _, first = np.unique(key, return_index=True)
         dup = np.ones(len(prod), dtype=bool)
         dup[first] = False
         if not dup.any():
             break
-        prod[dup] = rng.integers(0, len(cat), int(dup.sum()))
+        # redraw from the same basket; after 10 tries (a small basket) from the catalogue
+        if attempt < 10:
+            prod[dup] = _from_baskets(rng, cat, basket[dup])
+        else:
+            prod[dup] = rng.integers(0, len(cat), int(dup.sum()))
     return prod
 
 
@@ -128,15 +165,19 @@ def shopify_day(pop: Population, cat: Catalogue, seed: int, day: date) -> Batch:
     n = len(person)
     secs = seconds_of_day(rng, n, _ONLINE_HOURS)
     n_lines = _lines(rng, n, 0.9, 8)
-    prod = _distinct_products(rng, cat, n_lines)
+    prod = _distinct_products(rng, cat, pop, person, n_lines)
     qty = 1 + (rng.random(len(prod)) < 0.12) + (rng.random(len(prod)) < 0.03)
     currency = pop.currency[person]
     line_cur = np.repeat(currency, n_lines)
     price = np.where(line_cur == 0, cat.price_usd[prod], cat.price_eur[prod])
     gross = _group_sum(price * qty, n_lines)
-    has_code = rng.random(n) < 0.2
-    code = np.where(has_code, rng.integers(0, len(ref.SHOPIFY_DISCOUNTS), n), -1)
-    pct = np.array([c[1] for c in ref.SHOPIFY_DISCOUNTS])[np.maximum(code, 0)]
+    p_code = np.where(
+        pop.planted_promotion_driven[person], PROMO_DISCOUNT_SHARE, BASE_DISCOUNT_SHARE
+    )
+    has_code = rng.random(n) < p_code
+    codes, code_p = discount_codes_on(day)
+    code = np.where(has_code, codes[rng.choice(len(codes), size=n, p=code_p)], -1)
+    pct = np.array([c[1] for c in ref.DISCOUNT_CODES])[np.maximum(code, 0)]
     discount = np.where(has_code, (gross * pct + 50) // 100, 0)
     subtotal = gross - discount
     free_ship = subtotal >= 15_000
@@ -221,7 +262,7 @@ def tmall_day(pop: Population, cat: Catalogue, seed: int, day: date) -> Batch:
     n = len(person)
     secs = seconds_of_day(rng, n, _ONLINE_HOURS)
     n_lines = _lines(rng, n, 0.7, 6)
-    prod = _distinct_products(rng, cat, n_lines)
+    prod = _distinct_products(rng, cat, pop, person, n_lines)
     qty = 1 + (rng.random(len(prod)) < 0.15) + (rng.random(len(prod)) < 0.04)
     promo = seasonality(day, "tmall") > 1.4
     factor = np.where(
@@ -310,7 +351,7 @@ def pos_day(pop: Population, cat: Catalogue, seed: int, day: date) -> Batch:
     )
     receipt_seq = np.arange(n) - starts + 1
     n_lines = _lines(rng, n, 1.3, 10)
-    prod = _distinct_products(rng, cat, n_lines)
+    prod = _distinct_products(rng, cat, pop, person, n_lines)
     qty = 1 + (rng.random(len(prod)) < 0.12) + (rng.random(len(prod)) < 0.03)
     price = cat.price_cny[prod]
     t = day.toordinal()
@@ -325,8 +366,17 @@ def pos_day(pop: Population, cat: Catalogue, seed: int, day: date) -> Batch:
     ident = np.where((ident == 2) & ~has_phone, 0, ident)
     ident = np.where((ident == 2) & (rng.random(n) < 0.05), 3, ident)
     line_ident = np.repeat(ident, n_lines)
-    member_disc = np.where(line_ident == 1, (price * qty * 5 + 50) // 100, 0)
-    promo = rng.random(len(prod)) < 0.08
+    # member day: 5 % off every line for a shown card; promotions: 10 or 20 % off some lines
+    # (the first one at least) of a receipt, for the promotion-driven nearly always
+    member_day = day.day == MEMBER_DAY
+    member_disc = np.where((line_ident == 1) & member_day, (price * qty * 5 + 50) // 100, 0)
+    p_promo = np.where(
+        pop.planted_promotion_driven[person], PROMO_DISCOUNT_SHARE, BASE_DISCOUNT_SHARE
+    )
+    promo_receipt = np.repeat(rng.random(n) < p_promo, n_lines)
+    first_line = np.zeros(len(prod), dtype=bool)
+    first_line[np.concatenate([[0], np.cumsum(n_lines)[:-1]]).astype(np.int64)[:n]] = True
+    promo = promo_receipt & (first_line | (rng.random(len(prod)) < 0.5))
     promo_disc = np.where(promo, (price * qty * rng.choice([10, 20], len(prod)) + 50) // 100, 0)
     discount = np.maximum(member_disc, promo_disc)
     return {
@@ -358,7 +408,8 @@ def pos_day(pop: Population, cat: Catalogue, seed: int, day: date) -> Batch:
 
 def social_day(pop: Population, cat: Catalogue, seed: int, day: date) -> Arrays:
     rng = day_rng(seed, day, "social_events")
-    lam = expected_per_day(pop.n, SOCIAL_EVENTS_PER_PERSON_YEAR, day, "social")
+    per_year = float(pop.acc_cum[-1]) if len(pop.acc_cum) else 0.0
+    lam = per_year / 365 * seasonality(day, "social") / _SEASON_NORM["social"]
     n = int(rng.poisson(lam)) if len(pop.acc_person) else 0
     draw = pop.acc_cum[-1] * rng.random(n) if n else np.zeros(0)
     account = np.minimum(np.searchsorted(pop.acc_cum, draw, side="right"), len(pop.acc_cum) - 1)
@@ -440,16 +491,25 @@ def service_day(pop: Population, seed: int, day: date) -> Arrays:
 # --- reference data per day ---------------------------------------------------------------
 
 
+def campaign_runs(i: int, day: date) -> bool:
+    window = ref.CAMPAIGNS[i][2]
+    if window is None:
+        return True
+    (m1, d1), (m2, d2) = window
+    return date(day.year, m1, d1) <= day <= date(day.year, m2, d2)
+
+
+def discount_codes_on(day: date) -> tuple[np.ndarray, np.ndarray]:
+    """Indexes into DISCOUNT_CODES of the codes whose campaign runs on ``day``, and the odds
+    that an order with a code uses each (in proportion to the campaign's spend)."""
+    live = [k for k, (_code, _pct, i) in enumerate(ref.DISCOUNT_CODES) if campaign_runs(i, day)]
+    w = np.array([ref.CAMPAIGNS[ref.DISCOUNT_CODES[k][2]][3] for k in live])
+    return np.array(live, dtype=np.int64), w / w.sum()
+
+
 def campaign_day(n_persons: int, seed: int, day: date) -> Arrays:
     rng = day_rng(seed, day, "campaign_spend")
-    active = []
-    for i, (_ch, _name, window, _rate) in enumerate(ref.CAMPAIGNS):
-        if window is None:
-            active.append(i)
-            continue
-        (m1, d1), (m2, d2) = window
-        if date(day.year, m1, d1) <= day <= date(day.year, m2, d2):
-            active.append(i)
+    active = [i for i in range(len(ref.CAMPAIGNS)) if campaign_runs(i, day)]
     idx = np.array(active, dtype=np.int64)
     rate = np.array([ref.CAMPAIGNS[i][3] for i in active])
     spend = np.round(rate * n_persons / 1000 * rng.uniform(0.7, 1.3, len(idx)) * 100)

@@ -80,6 +80,7 @@ class _Run:
         self.files: list[dict] = []
         self.records: list[pl.DataFrame] = []
         self.orders: list[pl.DataFrame] = []
+        self.lines: list[pl.DataFrame] = []
         self.interactions: list[pl.DataFrame] = []
 
     # -- files --
@@ -240,7 +241,8 @@ def generate(
     )
     contracts = load_contracts()
     _check_layout(contracts)
-    pop = build_population(scale, seed)
+    # planted churners stop relative to the end of the chain's first call (manifest.json)
+    pop = build_population(scale, seed).with_churn_anchor(history.churn_anchor)
     cat = build_catalogue(scale, seed)
     ctx = rd.Context(
         pop=pop,
@@ -278,25 +280,27 @@ def generate(
 
         # Shopify
         batch = act.concat_batches([act.shopify_day(pop, cat, seed, d) for d in dlv.days])
-        rows, orders, records = rd.render_shopify(ctx, batch, SHOPIFY_EXPORT_HEADER)
+        rows, orders, records, lines = rd.render_shopify(ctx, batch, SHOPIFY_EXPORT_HEADER)
         rel = run.csv("shopify_orders", dlv, "orders_export_1.csv", rows)
         run.add("orders", orders, dlv, rel)
+        run.add("lines", lines, dlv, rel)
         run.add("records", records, dlv, rel)
 
         # Tmall: new orders, plus earlier orders whose refund happened in this delivery
         batch = act.concat_batches([act.tmall_day(pop, cat, seed, d) for d in dlv.days])
-        o_rows, i_rows, orders, records, near = rd.render_tmall(ctx, batch, dlv.date)
+        o_rows, i_rows, orders, records, near, lines = rd.render_tmall(ctx, batch, dlv.date)
         if pool is not None:
             due = (pool["orders"]["refund_day"] >= d_first) & (
                 pool["orders"]["refund_day"] <= d_last
             )
             if due.any():
                 fixed = act.subset_batch(pool, due)
-                co_rows, ci_rows, c_orders, _c_records, c_near = rd.render_tmall(
+                co_rows, ci_rows, c_orders, _c_records, c_near, c_lines = rd.render_tmall(
                     ctx, fixed, dlv.date
                 )
                 o_rows, i_rows = pl.concat([o_rows, co_rows]), pl.concat([i_rows, ci_rows])
                 orders = pl.concat([orders, c_orders])
+                lines = pl.concat([lines, c_lines])
                 near += c_near
             pool = act.subset_batch(pool, ~due)
         late = batch["orders"]["refund_day"] > d_last
@@ -315,6 +319,7 @@ def generate(
             near_duplicate_rows=near,
         )
         run.add("orders", orders, dlv, rel)
+        run.add("lines", lines, dlv, rel)
         run.add("records", records, dlv, rel)
         run.csv(
             "tmall_order_items", dlv, f"宝贝报表-{tag}.csv", i_rows, encoding=encoding, crlf=gbk
@@ -322,7 +327,7 @@ def generate(
 
         # POS, and now and then the previous POS export sent again
         batch = act.concat_batches([act.pos_day(pop, cat, seed, d) for d in dlv.days])
-        rows, orders, records, dups = rd.render_pos(ctx, batch)
+        rows, orders, records, dups, lines = rd.render_pos(ctx, batch)
         gz = pos_is_gzip(dlv)
         name = f"pos_{tag}.csv" + (".gz" if gz else "")
         if redelivers_previous_pos_file(dlv) and (prev := run.previous_file("pos_transactions")):
@@ -339,6 +344,7 @@ def generate(
             )
         rel = run.csv("pos_transactions", dlv, name, rows, compress=gz, duplicate_rows=dups)
         run.add("orders", orders, dlv, rel)
+        run.add("lines", lines, dlv, rel)
         run.add("records", records, dlv, rel)
 
         # loyalty members who joined in this delivery's days (and, first of all, the old ones)
@@ -398,6 +404,9 @@ def generate(
     )
     orders = pl.concat(run.orders).unique(["source", "order_key"], keep="last", maintain_order=True)
     orders = finish_orders(orders, rates)
+    lines = pl.concat(run.lines).unique(
+        ["source", "order_key", "line_no"], keep="last", maintain_order=True
+    )
     interactions = pl.concat(run.interactions).unique(
         ["source", "interaction_key"], keep="first", maintain_order=True
     )
@@ -418,10 +427,18 @@ def generate(
     write_table(persons_table(pop), truth_dir / "persons.parquet")
     write_table(records, truth_dir / "records" / f"{stem}.parquet")
     write_table(orders, truth_dir / "orders" / f"{stem}.parquet")
+    write_table(lines, truth_dir / "order_lines" / f"{stem}.parquet")
     write_table(interactions, truth_dir / "interactions" / f"{stem}.parquet")
     write_table(files, truth_dir / "files" / f"{stem}.parquet")
     save_manifest(
-        truth_dir, calls, scale=scale, seed=seed, first=start_date, last=last_date, cadence=cadence
+        truth_dir,
+        calls,
+        scale=scale,
+        seed=seed,
+        first=start_date,
+        last=last_date,
+        cadence=cadence,
+        churn_anchor=history.churn_anchor,
     )
 
     per_source = files.group_by("source").agg(
@@ -442,6 +459,7 @@ def generate(
         "truth": {
             "records": records.height,
             "orders": orders.height,
+            "order_lines": lines.height,
             "interactions": interactions.height,
         },
     }

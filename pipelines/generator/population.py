@@ -1,12 +1,13 @@
 """The population (persons, their identifiers, accounts and habits) and the catalogue.
 
 Both depend only on (scale, seed): every generate call for a scale and seed sees the same
-people and products, whatever dates it covers.
+people and products, whatever dates it covers. The one exception is when the planted churners
+stop buying: relative to the end of the first call of a chain (:meth:`Population.with_churn_anchor`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
@@ -24,6 +25,40 @@ EPOCH = date(2025, 1, 1)
 BUY_CHANNELS = ("shopify", "tmall", "pos")
 PROSPECT_SHARE = 0.25
 FAMILY_SHARE = 0.01  # persons who use their spouse's phone number (as many again own it)
+
+# Orders per person and year of the whole population (prospects included), per channel. With
+# the lines per order drawn in :mod:`.activity` they give ~10 order lines per person and year,
+# ~20 % of them in stores.
+ORDERS_PER_PERSON_YEAR = {"shopify": 2.1, "tmall": 2.35, "pos": 0.87}
+NEVER = 10**7  # an ordinal after every date
+
+# Planted behaviour cohorts (ground truth in persons.parquet, ``planted_*``), each drawn
+# independently, so a person can be in several. Shares are of all persons; the buying cohorts
+# are drawn among non-prospects, the socially engaged among owners of a social account.
+COHORT_SHARE = {
+    "price_sensitive": 0.08,  # buys only products in the cheapest 40 % of their category
+    "brand_loyal": 0.08,  # 93-100 % of the lines from one brand
+    "promotion_driven": 0.08,  # a discount on ~92 % of orders, rarely buys on Tmall
+    "churned": 0.10,  # stops buying CHURN_GAP_DAYS + 0..CHURN_SPREAD_DAYS before the anchor
+    "socially_engaged": 0.08,  # 40-70 social events a year, others at most 5
+}
+# Orders a year (expected) that cohort members of the buying cohorts get at least: enough for
+# >= 3 paid orders in a year. Churners buy more, as they buy only until they stop.
+COHORT_ORDERS_PER_YEAR = 12.0
+CHURNER_ORDERS_PER_YEAR = 26.0
+# A planted churner's last day of buying is CHURN_GAP_DAYS + U(0, CHURN_SPREAD_DAYS) before the
+# churn anchor: the last day of the first generate call of a chain (truth/manifest.json).
+CHURN_GAP_DAYS = 186
+CHURN_SPREAD_DAYS = 45
+# Discounted share of orders (Shopify code, POS discount) of the promotion-driven cohort and
+# of everyone else. Tmall orders never show a discount (the report has no discount field).
+PROMO_DISCOUNT_SHARE = 0.92
+BASE_DISCOUNT_SHARE = 0.06
+# Share of the lines of everyone but the price-sensitive that are cheap products
+REGULAR_CHEAP_SHARE = 0.25
+# Social events a year: socially engaged persons U(lo, hi); others gamma, capped
+ENGAGED_EVENTS_PER_YEAR = (40.0, 70.0)
+OTHER_EVENTS_PER_YEAR_MAX = 5.0
 
 
 def weights(pairs) -> tuple[list, np.ndarray]:
@@ -101,9 +136,50 @@ class Catalogue:
     price_usd: np.ndarray  # cents
     price_eur: np.ndarray  # cents
     popularity: np.ndarray  # probabilities
+    brand_idx: np.ndarray  # index into reference.BRANDS
+    cheap: np.ndarray  # list price in the bottom 40 % of its category (percent_rank < 0.4)
+    # Baskets: cumulative probabilities over the catalogue for a line's product, one row per
+    # basket (see :func:`basket_of_line`): 0 everyone, 1 cheap only, 2 + b brand b only,
+    # 2 + B + b cheap products of brand b.
+    basket_cum: np.ndarray
 
     def __len__(self) -> int:
         return len(self.sku)
+
+
+def percent_rank_below(values: np.ndarray, groups: np.ndarray, share: float) -> np.ndarray:
+    """SQL ``percent_rank() over (partition by group order by value) < share``, exactly:
+    (rank - 1) / (count - 1) with ties on the lowest rank, 0 for a group of one."""
+    out = np.zeros(len(values), dtype=bool)
+    for g in np.unique(groups):
+        idx = np.flatnonzero(groups == g)
+        v = values[idx]
+        rank = np.searchsorted(np.sort(v), v, side="left")  # 0-based rank, ties lowest
+        count = len(idx)
+        out[idx] = True if count == 1 else rank / (count - 1) < share
+    return out
+
+
+def _basket_cum(popularity: np.ndarray, cheap: np.ndarray, brand_idx: np.ndarray) -> np.ndarray:
+    n_brands = len(ref.BRANDS)
+    # everyone else: REGULAR_CHEAP_SHARE of the lines from the cheap products and each brand
+    # its catalogue weight, whatever the popularity draw gave (popularity within each cell)
+    _, brand_w = weights([(b[0], b[2]) for b in ref.BRANDS])
+    regular = np.zeros(len(popularity))
+    for is_cheap, share in ((True, REGULAR_CHEAP_SHARE), (False, 1 - REGULAR_CHEAP_SHARE)):
+        for b in range(n_brands):
+            cell = (cheap == is_cheap) & (brand_idx == b)
+            if cell.any():
+                regular[cell] = popularity[cell] / popularity[cell].sum() * share * brand_w[b]
+    rows = [regular, popularity * cheap]
+    # a brand's loyalists buy its cheap products as often as everyone else does
+    rows += [regular * (brand_idx == b) for b in range(n_brands)]
+    for b in range(n_brands):
+        both = popularity * cheap * (brand_idx == b)
+        # a brand with too few cheap products: its price-sensitive loyalists buy any cheap one
+        rows.append(both if np.count_nonzero(both) >= 5 else popularity * cheap)
+    cum = np.cumsum(np.array(rows), axis=1)
+    return cum / cum[:, -1:]
 
 
 def build_catalogue(scale: str, seed: int) -> Catalogue:
@@ -146,12 +222,15 @@ def build_catalogue(scale: str, seed: int) -> Catalogue:
     price_usd = np.maximum(np.round(price_cny / 100 / 7.0), 5).astype(np.int64) * 100
     price_eur = np.maximum(np.round(price_cny / 100 / 7.7), 5).astype(np.int64) * 100
     pop = 1.0 / (1 + rng.permutation(n)) ** 0.8  # Zipf-like popularity
+    popularity = pop / pop.sum()
+    category_arr = np.array(category)
+    cheap = percent_rank_below(price_cny, category_arr, 0.4)
     return Catalogue(
         sku=np.array(sku),
         name_zh=np.array(name_zh),
         name_en=np.array(name_en),
         title=np.array(title),
-        category=np.array(category),
+        category=category_arr,
         brand=np.array([ref.BRANDS[i][0] for i in brand_idx]),
         brand_zh=np.array([ref.BRANDS[i][1] for i in brand_idx]),
         color_zh=np.array(color_zh),
@@ -161,7 +240,10 @@ def build_catalogue(scale: str, seed: int) -> Catalogue:
         cost_cny=cost,
         price_usd=price_usd,
         price_eur=price_eur,
-        popularity=pop / pop.sum(),
+        popularity=popularity,
+        brand_idx=brand_idx,
+        cheap=cheap,
+        basket_cum=_basket_cum(popularity, cheap, brand_idx),
     )
 
 
@@ -186,7 +268,7 @@ class Population:
     card_no: pl.Series
     consent: np.ndarray
     acq_day: np.ndarray  # ordinal: first day the person can buy
-    churn_day: np.ndarray  # ordinal: the person buys no more from this day
+    churn_day: np.ndarray  # ordinal: the person buys no more from this day (see with_churn_anchor)
     channel_weight: dict[str, np.ndarray]  # buying propensity per channel
     channel_cum: dict[str, np.ndarray]  # cumulative weights for sampling
     currency: np.ndarray  # Shopify currency: 0 USD, 1 EUR
@@ -206,7 +288,30 @@ class Population:
     acc_platform: np.ndarray  # index into SOCIAL_PLATFORMS
     acc_handle: pl.Series
     acc_link: np.ndarray  # 0 none, 1 email, 2 phone, 3 both
-    acc_cum: np.ndarray
+    acc_cum: np.ndarray  # cumulative social events a year per account
+    # planted behaviour cohorts (COHORT_SHARE)
+    planted_price_sensitive: np.ndarray
+    planted_brand_loyal: np.ndarray
+    planted_promotion_driven: np.ndarray
+    planted_churned: np.ndarray
+    planted_socially_engaged: np.ndarray
+    loyal_brand: np.ndarray  # index into reference.BRANDS, -1 when not brand-loyal
+    loyalty: np.ndarray  # share of a brand-loyal person's lines from that brand
+    churn_offset: np.ndarray  # days a planted churner stops before CHURN_GAP_DAYS ahead of anchor
+    churn_anchor: int = -1  # ordinal set by with_churn_anchor; -1: churners never stop
+
+    def with_churn_anchor(self, anchor: date) -> Population:
+        """The population of a generate chain whose first call ends on ``anchor``: planted
+        churners buy nothing from CHURN_GAP_DAYS + churn_offset days before it on.
+
+        This is the one thing of a population that depends on the call: the last paid order
+        of a churner must fall > 180 days before the end of the generated range, whatever
+        the range. Later calls of the chain reuse the first call's anchor (manifest.json), so
+        they continue it exactly.
+        """
+        t = anchor.toordinal()
+        stop = np.where(self.planted_churned, t - CHURN_GAP_DAYS - self.churn_offset, NEVER)
+        return replace(self, churn_day=np.minimum(self.churn_day, stop), churn_anchor=t)
 
 
 def _names(rng: np.random.Generator, gender: np.ndarray) -> tuple[pl.Series, np.ndarray]:
@@ -316,6 +421,104 @@ def _handles(rng, platform: np.ndarray, gender: np.ndarray, sur: np.ndarray) -> 
     return keyed.str.split_exact("|", 1).struct.field("field_1").rename("handle")
 
 
+def expected_orders(lam: np.ndarray, pref: np.ndarray) -> np.ndarray:
+    """Orders a year each person gets on average (the channels' volumes are fixed and shared
+    out in proportion to lam x channel preference; persons not yet acquired are ignored)."""
+    n = len(lam)
+    out = np.zeros(n)
+    for c, channel in enumerate(BUY_CHANNELS):
+        w = lam * pref[:, c]
+        out += ORDERS_PER_PERSON_YEAR[channel] * n * w / max(w.sum(), 1e-12)
+    return out
+
+
+def _plant_cohorts(
+    rng: np.random.Generator,
+    *,
+    is_prospect: np.ndarray,
+    social_owner: np.ndarray,
+    lam: np.ndarray,
+    pref: np.ndarray,
+    acq_day: np.ndarray,
+    churn_day: np.ndarray,
+    epoch: int,
+) -> dict:
+    """Draw the behaviour cohorts and adjust the members' buying habits.
+
+    Members of the buying cohorts are customers acquired before the epoch who buy all year
+    (or, for churners, until their stop day) often enough for >= 3 paid orders a year.
+    """
+    n = len(lam)
+    buyer = ~is_prospect
+    n_buyers = max(int(buyer.sum()), 1)
+    n_owners = max(int(social_owner.sum()), 1)
+
+    def draw(share: float, among: np.ndarray, pool: int) -> np.ndarray:
+        return among & (rng.random(n) < min(share * n / pool, 1.0))
+
+    price = draw(COHORT_SHARE["price_sensitive"], buyer, n_buyers)
+    loyal = draw(COHORT_SHARE["brand_loyal"], buyer, n_buyers)
+    promo = draw(COHORT_SHARE["promotion_driven"], buyer, n_buyers)
+    churned = draw(COHORT_SHARE["churned"], buyer, n_buyers)
+    engaged = draw(COHORT_SHARE["socially_engaged"], social_owner, n_owners)
+    _, brand_p = weights([(b[0], b[2]) for b in ref.BRANDS])
+    loyal_brand = np.where(loyal, rng.choice(len(brand_p), size=n, p=brand_p), -1)
+    loyalty = np.where(loyal, rng.uniform(0.93, 1.0, n), 0.0)
+    churn_offset = np.where(churned, rng.integers(0, CHURN_SPREAD_DAYS + 1, n), 0)
+
+    members = price | loyal | promo | churned
+    # existing customers: acquired 30 days to 3 years before the epoch, still buying
+    early = epoch - rng.integers(30, 3 * 365, n)
+    acq_day = np.where(members & (acq_day > epoch - 30), early, acq_day)
+    churn_day = np.where(members, NEVER, churn_day)
+    pref = pref.copy()
+    # discount hunters buy where codes and promotions are: Shopify and stores, Tmall rarely
+    pref[promo, 0] = np.maximum(pref[promo, 0], 0.3 - pref[promo, 2])
+    pref[promo, 1] = 0.03 * (pref[promo, 0] + pref[promo, 2])
+    target = np.where(
+        churned, CHURNER_ORDERS_PER_YEAR, np.where(members, COHORT_ORDERS_PER_YEAR, 0)
+    )
+    lam = lam.copy()
+    for _ in range(6):  # raising members' propensity lowers everyone's share: iterate
+        got = expected_orders(lam, pref)
+        short = (target > 0) & (got < target)
+        lam[short] *= target[short] / np.maximum(got[short], 1e-9)
+    return {
+        "lam": lam,
+        "pref": pref,
+        "acq": acq_day,
+        "churn": churn_day,
+        "planted_price_sensitive": price,
+        "planted_brand_loyal": loyal,
+        "planted_promotion_driven": promo,
+        "planted_churned": churned,
+        "planted_socially_engaged": engaged,
+        "loyal_brand": loyal_brand.astype(np.int64),
+        "loyalty": loyalty,
+        "churn_offset": churn_offset.astype(np.int64),
+    }
+
+
+def _social_rates(
+    rng: np.random.Generator,
+    base: np.ndarray,
+    acc_person: np.ndarray,
+    engaged: np.ndarray,
+    n: int,
+) -> np.ndarray:
+    """Social events a year per account, from ``base`` weights (gamma(0.7)): a socially
+    engaged person posts 40-70 times a year over their accounts (shared out by the weights),
+    anyone else 2.5 x weight per account (1.75 on average), at most OTHER_EVENTS_PER_YEAR_MAX."""
+    w = base + 0.05
+    share = w / np.bincount(acc_person, w, minlength=n)[acc_person]
+    lo, hi = ENGAGED_EVENTS_PER_YEAR
+    engaged_rate = rng.uniform(lo, hi, n)[acc_person] * share
+    other = 2.5 * base
+    per_person = np.bincount(acc_person, other, minlength=n)[acc_person]
+    other = other * np.minimum(1.0, OTHER_EVENTS_PER_YEAR_MAX / np.maximum(per_person, 1e-12))
+    return np.where(engaged[acc_person], engaged_rate, other)
+
+
 def build_population(scale: str, seed: int) -> Population:
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {list(SCALES)}, not {scale!r}")
@@ -385,6 +588,20 @@ def build_population(scale: str, seed: int) -> Population:
     card_no = pl.Series("card_no", ["88"] * n) + pl.Series(card_seq).cast(pl.String).str.zfill(8)
     card_no = card_no.set(pl.Series(~is_member), None)
 
+    # natural churn happens only before the calendar's epoch (those persons never show up);
+    # from then on the only persons who stop buying are the planted churners
+    churn_day = np.where(churn_day < epoch, churn_day, NEVER)
+    beh = _plant_cohorts(
+        rng_for(seed, "behaviours", list(SCALES).index(scale)),
+        is_prospect=is_prospect,
+        social_owner=social_owner,
+        lam=lam,
+        pref=pref,
+        acq_day=acq_day,
+        churn_day=churn_day,
+        epoch=epoch,
+    )
+    lam, pref, acq_day, churn_day = (beh.pop(k) for k in ("lam", "pref", "acq", "churn"))
     channel_weight = {
         "shopify": lam * pref[:, 0],
         "tmall": lam * pref[:, 1],
@@ -446,6 +663,13 @@ def build_population(scale: str, seed: int) -> Population:
     kind = np.where((kind & 2).astype(bool) & ~p_has_p, 1, kind)
     acc_link = np.where(linked, kind, 0).astype(np.int8)
     acc_w = rng.gamma(0.7, 1.0, m) * np.where(is_prospect[acc_person], 1.2, 1.0)
+    acc_w = _social_rates(
+        rng_for(seed, "behaviours", list(SCALES).index(scale), 1),
+        acc_w,
+        acc_person,
+        beh["planted_socially_engaged"],
+        n,
+    )
 
     return Population(
         n=n,
@@ -484,6 +708,14 @@ def build_population(scale: str, seed: int) -> Population:
         acc_handle=acc_handle,
         acc_link=acc_link,
         acc_cum=np.cumsum(acc_w),
+        planted_price_sensitive=beh["planted_price_sensitive"],
+        planted_brand_loyal=beh["planted_brand_loyal"],
+        planted_promotion_driven=beh["planted_promotion_driven"],
+        planted_churned=beh["planted_churned"],
+        planted_socially_engaged=beh["planted_socially_engaged"],
+        loyal_brand=beh["loyal_brand"],
+        loyalty=beh["loyalty"],
+        churn_offset=beh["churn_offset"],
     )
 
 

@@ -152,19 +152,17 @@ COLORS: tuple[tuple[str, str, str], ...] = (
     ("卡其", "Khaki", "KH"), ("灰色", "Grey", "GY"),
 )  # fmt: skip
 SIZES = {"SML": ("S", "M", "L"), "SHOE": ("35", "36", "37", "38", "39")}
-# (brand, 中文, weight)
+# (brand, 中文, weight): the house brand QIMU and three partner labels. No brand holds most
+# of the catalogue, so a shopper buys from one brand only by choice (the brand-loyal cohort).
 BRANDS: tuple[tuple[str, str, float], ...] = (
-    ("QIMU", "栖木", 0.70), ("SUYE", "素野", 0.12), ("Northline", "北线", 0.10),
-    ("Maison Lune", "月屋", 0.08),
+    ("QIMU", "栖木", 0.34), ("SUYE", "素野", 0.22), ("Northline", "北线", 0.22),
+    ("Maison Lune", "月屋", 0.22),
 )  # fmt: skip
 TITLE_WORDS = (
     "新款", "百搭", "通勤", "显瘦", "高级感", "小众设计", "气质", "宽松", "ins风", "简约",
 )  # fmt: skip
 TMALL_SHOP = "QIMU栖木官方旗舰店"
 
-SHOPIFY_DISCOUNTS: tuple[tuple[str, int], ...] = (
-    ("WELCOME10", 10), ("QIMU15", 15), ("VIPDAY20", 20), ("BLKFRI30", 30),
-)  # fmt: skip
 SHOPIFY_NOTES = (
     "Please ship ASAP\nThank you!",
     "Gift wrap please.\nHappy birthday, Mom!",
@@ -225,24 +223,37 @@ SERVICE_OUTCOMES: tuple[tuple[str, float], ...] = (
 )  # fmt: skip
 
 # (channel, campaign, window as ((month, day), (month, day)) or None for always-on, daily CNY
-# spend per 1,000 persons)
-CAMPAIGNS: tuple[tuple[str, str, tuple[tuple[int, int], tuple[int, int]] | None, float], ...] = (
-    ("shopify", "Google Shopping", None, 14.0),
-    ("shopify", "Meta Ads", None, 9.0),
-    ("shopify", "Email Newsletter", None, 1.5),
-    ("shopify", "Black Friday", ((11, 20), (12, 1)), 40.0),
-    ("shopify", "Christmas Gift Guide", ((12, 2), (12, 24)), 20.0),
-    ("tmall", "直通车", None, 16.0),
-    ("tmall", "引力魔方", None, 8.0),
-    ("tmall", "年货节", ((1, 5), (1, 25)), 25.0),
-    ("tmall", "618大促", ((5, 25), (6, 18)), 45.0),
-    ("tmall", "双11预售", ((10, 20), (11, 11)), 70.0),
-    ("tmall", "双12", ((12, 1), (12, 12)), 30.0),
-    ("store", "门店海报", None, 3.0),
-    ("store", "会员日", None, 2.0),
-    ("store", "周年庆", ((9, 1), (9, 14)), 20.0),
-    ("social", "小红书种草", None, 10.0),
-    ("social", "抖音信息流", None, 12.0),
-    ("social", "微博话题", ((3, 1), (4, 15)), 15.0),
-    ("social", "KOL合作", ((8, 15), (9, 30)), 25.0),
+# spend per 1,000 persons, discount in % or None). A campaign with a discount hands out a
+# Shopify discount code named like the campaign (SPRING25): the `Discount Code` of an order is
+# always the name of a code campaign running that day. The others (search, feeds, posters,
+# seeding) carry no code.
+CAMPAIGNS: tuple[
+    tuple[str, str, tuple[tuple[int, int], tuple[int, int]] | None, float, int | None], ...
+] = (
+    ("shopify", "Google Shopping", None, 14.0, None),
+    ("shopify", "Meta Ads", None, 9.0, None),
+    ("shopify", "Email Newsletter", None, 1.5, None),
+    ("shopify", "WELCOME10", None, 2.0, 10),
+    ("shopify", "VIPDAY15", None, 1.0, 15),
+    ("shopify", "SPRING25", ((3, 1), (4, 15)), 12.0, 25),
+    ("shopify", "SUMMER20", ((6, 20), (7, 31)), 10.0, 20),
+    ("shopify", "BLKFRI30", ((11, 20), (12, 1)), 40.0, 30),
+    ("shopify", "Christmas Gift Guide", ((12, 2), (12, 24)), 20.0, None),
+    ("tmall", "直通车", None, 16.0, None),
+    ("tmall", "引力魔方", None, 8.0, None),
+    ("tmall", "年货节", ((1, 5), (1, 25)), 25.0, None),
+    ("tmall", "618大促", ((5, 25), (6, 18)), 45.0, None),
+    ("tmall", "双11预售", ((10, 20), (11, 11)), 70.0, None),
+    ("tmall", "双12", ((12, 1), (12, 12)), 30.0, None),
+    ("store", "门店海报", None, 3.0, None),
+    ("store", "会员日", None, 2.0, None),
+    ("store", "周年庆", ((9, 1), (9, 14)), 20.0, None),
+    ("social", "小红书种草", None, 10.0, None),
+    ("social", "抖音信息流", None, 12.0, None),
+    ("social", "微博话题", ((3, 1), (4, 15)), 15.0, None),
+    ("social", "KOL15", ((8, 15), (9, 30)), 25.0, 15),
 )  # fmt: skip
+# Discount codes: (code = campaign name, % off, index into CAMPAIGNS)
+DISCOUNT_CODES: tuple[tuple[str, int, int], ...] = tuple(
+    (c[1], c[4], i) for i, c in enumerate(CAMPAIGNS) if c[4] is not None
+)

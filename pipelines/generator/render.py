@@ -189,6 +189,8 @@ def _order_truth(
     gross: np.ndarray,
     refunded: np.ndarray,
     net: np.ndarray,
+    is_paid: np.ndarray,
+    has_discount: np.ndarray,
 ) -> pl.DataFrame:
     return pl.DataFrame(
         {
@@ -201,6 +203,37 @@ def _order_truth(
             "gross_cents": pl.Series(np.asarray(gross, dtype=np.int64)),
             "refunded_cents": pl.Series(np.asarray(refunded, dtype=np.int64)),
             "net_cents": pl.Series(np.asarray(net, dtype=np.int64)),
+            "is_paid": pl.Series(np.asarray(is_paid, dtype=bool)),
+            "has_discount": pl.Series(np.asarray(has_discount, dtype=bool)),
+        }
+    )
+
+
+def _line_truth(
+    cat: Catalogue,
+    source: str,
+    order_keys: pl.Series,
+    n_lines: np.ndarray,
+    prod: np.ndarray,
+    qty: np.ndarray,
+    unit_price: np.ndarray,
+    has_discount: np.ndarray,
+) -> pl.DataFrame:
+    """One row per order line: the product bought, its unit price in the order's currency."""
+    order_of_line = np.repeat(np.arange(len(n_lines)), n_lines)
+    starts = np.concatenate([[0], np.cumsum(n_lines)[:-1]]).astype(np.int64)
+    line_no = np.arange(len(order_of_line)) - starts[order_of_line] + 1
+    return pl.DataFrame(
+        {
+            "source": pl.Series([source] * len(prod), dtype=pl.String),
+            "order_key": take(order_keys, order_of_line),
+            "line_no": pl.Series(np.asarray(line_no, dtype=np.int64)),
+            "sku": pl.Series(cat.sku[prod], dtype=pl.String),
+            "brand": pl.Series(cat.brand[prod], dtype=pl.String),
+            "category": pl.Series(cat.category[prod], dtype=pl.String),
+            "quantity": pl.Series(np.asarray(qty, dtype=np.int64)),
+            "unit_price": money(np.asarray(unit_price, dtype=np.int64)).cast(pl.Decimal(18, 2)),
+            "has_discount": pl.Series(np.asarray(has_discount, dtype=bool)),
         }
     )
 
@@ -283,7 +316,7 @@ def render_shopify(ctx: Context, batch: Batch, extra_headers: tuple[str, ...]):
         + take(np.array(["Renmin Rd", "Jiefang Rd", "Zhongshan Rd", "Nanjing Rd"]), o["seq"] % 4)
     )
     code = o["discount_code"]
-    codes = np.array([c[0] for c in ref.SHOPIFY_DISCOUNTS])
+    codes = np.array([c[0] for c in ref.DISCOUNT_CODES])
     disc_code = where(code >= 0, take(codes, np.maximum(code, 0)), "")
     note_texts = np.array(ref.SHOPIFY_NOTES)
     notes = where(o["note"] >= 0, take(note_texts, np.maximum(o["note"], 0)), "")
@@ -427,6 +460,8 @@ def render_shopify(ctx: Context, batch: Batch, extra_headers: tuple[str, ...]):
         o["total"],
         refunded,
         net,
+        paid,
+        code >= 0,
     )
     identifiable = (
         ((kind <= 4) | (kind == 6)) & (email_real.to_numpy() != "")
@@ -434,7 +469,17 @@ def render_shopify(ctx: Context, batch: Batch, extra_headers: tuple[str, ...]):
         | (o["phone_col_style"] >= 0)
     )
     records = _identity_truth("shopify_orders", names, person, identifiable)
-    return rows, orders, records
+    lines = _line_truth(
+        cat,
+        "shopify_orders",
+        names,
+        o["n_lines"],
+        prod,
+        ln["qty"],
+        ln["price"],
+        (code >= 0)[order_of_line],
+    )
+    return rows, orders, records, lines
 
 
 # --- Tmall --------------------------------------------------------------------------------
@@ -605,9 +650,14 @@ def render_tmall(ctx: Context, batch: Batch, visible_on: date):
         o["total"],
         refund,
         net,
+        ~unpaid,
+        np.zeros(n, dtype=bool),  # the report has no discount field
     )
     records = _identity_truth("tmall_orders", ids, person, np.ones(n, dtype=bool))
-    return orders_rows, items_rows, orders, records, int(o["near_dup"].sum())
+    lines = _line_truth(
+        cat, "tmall_orders", ids, o["n_lines"], prod, ln["qty"], ln["price"], np.zeros(m, bool)
+    )
+    return orders_rows, items_rows, orders, records, int(o["near_dup"].sum()), lines
 
 
 # --- POS ----------------------------------------------------------------------------------
@@ -664,6 +714,7 @@ def render_pos(ctx: Context, batch: Batch):
     rows = frame(ctx.contracts["pos_transactions"], values, len(rows_idx))
     keys = store + "/" + receipt
     amount = np.bincount(order_of_line, weights=ln["amount"], minlength=n).round().astype(np.int64)
+    discounted = np.bincount(order_of_line, weights=ln["discount"] > 0, minlength=n) > 0
     orders = _order_truth(
         "pos_transactions",
         keys,
@@ -674,9 +725,21 @@ def render_pos(ctx: Context, batch: Batch):
         amount,
         np.zeros(n, dtype=np.int64),
         amount,
+        np.ones(n, dtype=bool),
+        discounted,
     )
     records = _identity_truth("pos_transactions", keys, person, (ident == 1) | (ident == 2))
-    return rows, orders, records, int(ln["dup"].sum())
+    lines = _line_truth(
+        cat,
+        "pos_transactions",
+        keys,
+        o["n_lines"],
+        ln["product"],
+        ln["qty"],
+        ln["price"],
+        ln["discount"] > 0,
+    )
+    return rows, orders, records, int(ln["dup"].sum()), lines
 
 
 # --- loyalty members ----------------------------------------------------------------------

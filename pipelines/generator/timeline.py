@@ -18,6 +18,7 @@ CADENCES = ("monthly", "daily")
 STREAMS = {
     "population": 1,
     "catalogue": 2,
+    "behaviours": 3,
     "shopify_orders": 10,
     "tmall_orders": 11,
     "pos_transactions": 12,

@@ -3,7 +3,16 @@
 Tables (Parquet) under ``truth_dir``; each generate call writes ``<table>/<first>_<last>.parquet``
 and rewrites ``persons.parquet``. A key can appear in several calls' files (an account active in
 both, an order corrected by a later call's re-delivery): the file of the later call wins.
-``manifest.json`` lists the calls, so a later call can continue where an earlier one stopped.
+``manifest.json`` lists the calls, so a later call can continue where an earlier one stopped,
+and the churn anchor of the chain (see :meth:`Population.with_churn_anchor`).
+
+* ``persons``: one row per person, with the planted behaviour cohorts (``planted_*``).
+* ``orders``: one row per order (``is_paid``: counts as a paid order; ``has_discount``: a
+  Shopify discount code or a POS line discount).
+* ``order_lines``: one row per order line (source, order_key, line_no): sku, brand, category,
+  quantity, unit_price (order currency), has_discount (the line is discounted). Key
+  (source, order_key, line_no); like orders, the later call's file wins.
+* ``records``, ``interactions``, ``files``: identity records, social/service events, files.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ from . import reference as ref
 from .population import Population, age_band
 from .render import dates, money, take
 
-TRUTH_TABLES = ("records", "orders", "interactions", "files")
+TRUTH_TABLES = ("records", "orders", "order_lines", "interactions", "files")
 MANIFEST = "manifest.json"
 
 
@@ -56,6 +65,11 @@ def persons_table(pop: Population) -> pl.DataFrame:
             "first_channel": pl.Series(pop.first_channel),
             "marketing_consent": pl.Series(pop.consent),
             "is_prospect": pl.Series(pop.is_prospect),
+            "planted_price_sensitive": pl.Series(pop.planted_price_sensitive),
+            "planted_brand_loyal": pl.Series(pop.planted_brand_loyal),
+            "planted_promotion_driven": pl.Series(pop.planted_promotion_driven),
+            "planted_churned": pl.Series(pop.planted_churned),
+            "planted_socially_engaged": pl.Series(pop.planted_socially_engaged),
         }
     )
 
@@ -86,6 +100,8 @@ def finish_orders(orders: pl.DataFrame, rates: dict[tuple[date, str], int]) -> p
         refunded_amount=decimal(orders["refunded_cents"]),
         net_amount=decimal(orders["net_cents"]),
         net_amount_reporting=decimal(reporting),
+        is_paid=orders["is_paid"],
+        has_discount=orders["has_discount"],
     )
 
 
@@ -105,6 +121,7 @@ class History:
 
     start: date  # first activity day of the chain of calls this one continues
     fresh: bool  # no earlier call: reference data and old members go in the first delivery
+    churn_anchor: date  # last day of the chain's first call: planted churners stop before it
     files: pl.DataFrame = field(default_factory=pl.DataFrame)  # their truth ``files`` rows
 
     def delivery_dates(self, source: str) -> list[date]:
@@ -169,7 +186,7 @@ def load_history(
         chain.append(call)
         cursor = date.fromisoformat(call["first_date"]).toordinal() - 1
     if not chain:
-        return History(start=first, fresh=True), kept
+        return History(start=first, fresh=True, churn_anchor=last), kept
     frames = []
     for call in chain:
         stem = _call_stem(
@@ -180,7 +197,8 @@ def load_history(
             raise FileNotFoundError(f"{f} is listed in {path} but missing")
         frames.append(pl.read_parquet(f))
     start = date.fromisoformat(chain[-1]["first_date"])
-    return History(start=start, fresh=False, files=pl.concat(frames)), kept
+    anchor = date.fromisoformat(chain[-1].get("churn_anchor", chain[-1]["last_date"]))
+    return History(start=start, fresh=False, churn_anchor=anchor, files=pl.concat(frames)), kept
 
 
 def save_manifest(
@@ -192,10 +210,16 @@ def save_manifest(
     first: date,
     last: date,
     cadence: str,
+    churn_anchor: date,
 ) -> None:
     calls = [
         *calls,
-        {"first_date": first.isoformat(), "last_date": last.isoformat(), "cadence": cadence},
+        {
+            "first_date": first.isoformat(),
+            "last_date": last.isoformat(),
+            "cadence": cadence,
+            "churn_anchor": churn_anchor.isoformat(),
+        },
     ]
     calls.sort(key=lambda c: c["first_date"])
     doc = {"generator": "pipelines.generator", "scale": scale, "seed": seed, "calls": calls}

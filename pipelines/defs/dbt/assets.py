@@ -1,4 +1,9 @@
-"""dbt models as Dagster assets, wired to the ingest assets that fill their sources."""
+"""dbt models as Dagster assets, wired to the Python assets around them.
+
+Two selections, because one Python asset sits inside the dbt graph: most models build
+before the CLV asset (which reads int_customer_purchases_summarised), and the models
+tagged ``after_clv`` read its output table. One ``dbt build`` cannot pause for it.
+"""
 
 from collections.abc import Mapping
 from typing import Any
@@ -13,14 +18,20 @@ from dagster_dbt import (
 
 from pipelines.defs.dbt.project import dbt_project, prepare_manifest
 
+AFTER_CLV = "tag:after_clv"
+
 
 class CrmDbtTranslator(DagsterDbtTranslator):
-    """dbt source raw.<table> is the asset ["raw", <table>] made by the ingest factory, so
+    """Sources map to the Python assets that fill them: raw.<table> is the ingest asset
+    ["raw", <table>]; any other source names its asset in ``meta.dagster.asset_key``. So
     the lineage graph runs from landing file to mart without a gap."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
-            return dg.AssetKey(["raw", dbt_resource_props["name"]])
+            declared = (dbt_resource_props.get("meta") or {}).get("dagster", {}).get("asset_key")
+            if declared:
+                return dg.AssetKey(declared)
+            return dg.AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
         return dg.AssetKey([dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
@@ -30,8 +41,34 @@ class CrmDbtTranslator(DagsterDbtTranslator):
 
 
 translator = CrmDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+manifest = prepare_manifest()
 
 
-@dbt_assets(manifest=prepare_manifest(), project=dbt_project, dagster_dbt_translator=translator)
+def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    invocation = dbt.cli(["build"], context=context)
+    yield from invocation.stream()
+    # The event stream ends when dbt closes stdout, but the process can still hold DuckDB's
+    # write lock for a moment; the next step (CLV, report) would then fail to connect.
+    invocation.process.wait()
+
+
+@dbt_assets(
+    manifest=manifest,
+    project=dbt_project,
+    dagster_dbt_translator=translator,
+    exclude=AFTER_CLV,
+    name="crm_dbt_models",
+)
 def crm_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    yield from dbt.cli(["build"], context=context).stream()
+    yield from _dbt_build(context, dbt)
+
+
+@dbt_assets(
+    manifest=manifest,
+    project=dbt_project,
+    dagster_dbt_translator=translator,
+    select=AFTER_CLV,
+    name="crm_dbt_models_after_clv",
+)
+def crm_dbt_models_after_clv(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    yield from _dbt_build(context, dbt)

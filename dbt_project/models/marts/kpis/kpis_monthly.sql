@@ -1,0 +1,337 @@
+{#- One row per month (from the first paid order's month to the run date's month) and
+    channel (online, store, all): customer KPIs. Definitions in _kpis__models.yml. Every
+    ratio keeps its numerator and denominator as columns, and is an unrounded double. -#}
+
+{%- set as_of = as_of_date() %}
+{%- set cac_channels = var('cac_channel_by_marketing_channel') %}
+
+with
+
+run_date as (
+
+    select
+        {{ as_of }} as as_of_date,
+        cast({{ dbt.date_trunc('month', as_of) }} as date) as as_of_month
+
+),
+
+paid_orders as (
+
+    select
+        orders.order_id,
+        orders.customer_id,
+        orders.channel,
+        orders.ordered_at,
+        cast({{ dbt.date_trunc('month', 'orders.order_date') }} as date) as month,
+        orders.net_amount_reporting
+    from {{ ref('orders') }} as orders
+    cross join run_date
+    where orders.is_paid
+        and orders.order_date <= run_date.as_of_date
+
+),
+
+-- every order counts in its own channel and in 'all'
+channel_orders as (
+
+    select channel, month, order_id, customer_id, net_amount_reporting from paid_orders
+    union all
+    select 'all' as channel, month, order_id, customer_id, net_amount_reporting
+    from paid_orders
+
+),
+
+channels as (
+
+    select 'online' as channel
+    union all
+    select 'store' as channel
+    union all
+    select 'all' as channel
+
+),
+
+month_offsets as (
+
+    select generated_number - 1 as month_offset
+    from ({{ dbt.generate_series(1200) }}) as series
+
+),
+
+months as (
+
+    select
+        cast({{ dbt.dateadd('month', 'month_offsets.month_offset', 'bounds.first_month') }}
+            as date) as month
+    from (select min(month) as first_month from paid_orders) as bounds
+    cross join month_offsets
+    cross join run_date
+    where month_offsets.month_offset
+        <= {{ dbt.datediff('bounds.first_month', 'run_date.as_of_month', 'month') }}
+
+),
+
+grid as (
+
+    select months.month, channels.channel
+    from months
+    cross join channels
+
+),
+
+order_figures as (
+
+    select
+        month,
+        channel,
+        count(*) as orders,
+        count(customer_id) as identified_orders,
+        count(distinct customer_id) as customers,
+        sum(net_amount_reporting) as net_revenue,
+        sum(case when customer_id is not null then net_amount_reporting end)
+            as identified_net_revenue
+    from channel_orders
+    group by month, channel
+
+),
+
+customer_months as (
+
+    select distinct month, channel, customer_id
+    from channel_orders
+    where customer_id is not null
+
+),
+
+-- a customer's first paid order (any channel): its month and channel
+first_orders as (
+
+    select customer_id, month as first_month, channel as first_channel
+    from (
+        select
+            customer_id,
+            month,
+            channel,
+            row_number() over (
+                partition by customer_id
+                order by ordered_at, order_id
+            ) as order_rank
+        from paid_orders
+        where customer_id is not null
+    ) as ranked
+    where order_rank = 1
+
+),
+
+new_customers as (
+
+    select first_month as month, first_channel as channel, count(*) as new_customers
+    from first_orders
+    group by first_month, first_channel
+    union all
+    select first_month as month, 'all' as channel, count(*) as new_customers
+    from first_orders
+    group by first_month
+
+),
+
+-- this month's customers (per channel) who bought in the same channel the month before
+retained as (
+
+    select
+        this_month.month,
+        this_month.channel,
+        count(*) as retained_customers
+    from customer_months as this_month
+    inner join customer_months as last_month
+        on this_month.customer_id = last_month.customer_id
+        and this_month.channel = last_month.channel
+        and last_month.month
+            = cast({{ dbt.dateadd('month', -1, 'this_month.month') }} as date)
+    group by this_month.month, this_month.channel
+
+),
+
+-- this month's customers (per channel) whose first paid order (any channel) was earlier
+repeat_customers as (
+
+    select
+        customer_months.month,
+        customer_months.channel,
+        count(*) as repeat_customers
+    from customer_months
+    inner join first_orders
+        on customer_months.customer_id = first_orders.customer_id
+    where first_orders.first_month < customer_months.month
+    group by customer_months.month, customer_months.channel
+
+),
+
+-- buyers to date per channel: customers counted from their first paid order in it
+channel_first_months as (
+
+    select channel, customer_id, min(month) as first_month
+    from customer_months
+    group by channel, customer_id
+
+),
+
+channel_new_buyers as (
+
+    select channel, first_month as month, count(*) as new_buyers
+    from channel_first_months
+    group by channel, first_month
+
+),
+
+spend as (
+
+    {%- set mapped = cac_channels.items() | list %}
+    select
+        cast({{ dbt.date_trunc('month', 'spend_date') }} as date) as month,
+        case marketing_channel
+            {%- for marketing_channel, kpi_channel in mapped %}
+            when '{{ marketing_channel }}' then '{{ kpi_channel }}'
+            {%- endfor %}
+        end as channel,
+        spend_reporting
+    from ({{ campaign_spend_reporting() }}) as spend_rows
+
+),
+
+spend_figures as (
+
+    select month, channel, sum(spend_reporting) as campaign_spend
+    from spend
+    where channel is not null
+    group by month, channel
+    union all
+    select month, 'all' as channel, sum(spend_reporting) as campaign_spend
+    from spend
+    group by month
+
+),
+
+service_figures as (
+
+    select
+        cast({{ dbt.date_trunc('month', 'interactions.occurred_date') }} as date) as month,
+        'all' as channel,
+        count(interactions.nps) as nps_responses,
+        sum(case when interactions.nps >= 9 then 1 else 0 end) as nps_promoters,
+        sum(case when interactions.nps <= 6 then 1 else 0 end) as nps_detractors,
+        count(interactions.csat) as csat_responses,
+        sum(case when interactions.csat >= 4 then 1 else 0 end) as csat_satisfied
+    from {{ ref('interactions') }} as interactions
+    cross join run_date
+    where interactions.source = 'service_interactions'
+        and interactions.occurred_date <= run_date.as_of_date
+    group by cast({{ dbt.date_trunc('month', 'interactions.occurred_date') }} as date)
+
+),
+
+assembled as (
+
+    select
+        grid.month,
+        grid.channel,
+        coalesce(order_figures.customers, 0) as customers,
+        coalesce(new_customers.new_customers, 0) as new_customers,
+        coalesce(repeat_customers.repeat_customers, 0) as repeat_customers,
+        coalesce(order_figures.orders, 0) as orders,
+        coalesce(order_figures.identified_orders, 0) as identified_orders,
+        coalesce(order_figures.net_revenue, 0) as net_revenue,
+        coalesce(
+            lag(order_figures.customers) over (partition by grid.channel order by grid.month), 0
+        ) as previous_month_customers,
+        coalesce(retained.retained_customers, 0) as retained_customers,
+        sum(coalesce(order_figures.identified_net_revenue, 0)) over (
+            partition by grid.channel order by grid.month
+            rows between unbounded preceding and current row
+        ) as revenue_to_date,
+        cast(sum(coalesce(channel_new_buyers.new_buyers, 0)) over (
+            partition by grid.channel order by grid.month
+            rows between unbounded preceding and current row
+        ) as {{ dbt.type_bigint() }}) as buyers_to_date,
+        coalesce(spend_figures.campaign_spend, 0) as campaign_spend,
+        case when grid.channel = 'all' then coalesce(service_figures.nps_responses, 0) end
+            as nps_responses,
+        service_figures.nps_promoters,
+        service_figures.nps_detractors,
+        case when grid.channel = 'all' then coalesce(service_figures.csat_responses, 0) end
+            as csat_responses,
+        service_figures.csat_satisfied
+    from grid
+    left join order_figures
+        on grid.month = order_figures.month and grid.channel = order_figures.channel
+    left join new_customers
+        on grid.month = new_customers.month and grid.channel = new_customers.channel
+    left join repeat_customers
+        on grid.month = repeat_customers.month and grid.channel = repeat_customers.channel
+    left join retained
+        on grid.month = retained.month and grid.channel = retained.channel
+    left join channel_new_buyers
+        on grid.month = channel_new_buyers.month and grid.channel = channel_new_buyers.channel
+    left join spend_figures
+        on grid.month = spend_figures.month and grid.channel = spend_figures.channel
+    left join service_figures
+        on grid.month = service_figures.month and grid.channel = service_figures.channel
+
+),
+
+final as (
+
+    select
+        month,
+        channel,
+        customers,
+        new_customers,
+        repeat_customers,
+        orders,
+        identified_orders,
+        net_revenue,
+        previous_month_customers,
+        retained_customers,
+        case
+            when previous_month_customers > 0
+                then cast(retained_customers as {{ type_double() }}) / previous_month_customers
+        end as retention_rate,
+        case
+            when previous_month_customers > 0
+                then 1 - cast(retained_customers as {{ type_double() }}) / previous_month_customers
+        end as churn_rate,
+        case
+            when customers > 0
+                then cast(repeat_customers as {{ type_double() }}) / customers
+        end as repeat_purchase_rate,
+        case
+            when orders > 0 then cast(net_revenue as {{ type_double() }}) / orders
+        end as average_order_value,
+        case
+            when customers > 0 then cast(identified_orders as {{ type_double() }}) / customers
+        end as purchase_frequency,
+        revenue_to_date,
+        buyers_to_date,
+        case
+            when buyers_to_date > 0
+                then cast(revenue_to_date as {{ type_double() }}) / buyers_to_date
+        end as average_historical_clv,
+        campaign_spend,
+        case
+            when new_customers > 0 then cast(campaign_spend as {{ type_double() }}) / new_customers
+        end as cac,
+        nps_responses,
+        case
+            when nps_responses > 0
+                then cast(100 * (nps_promoters - nps_detractors) as {{ type_double() }}) / nps_responses
+        end as nps,
+        csat_responses,
+        case
+            when csat_responses > 0
+                then cast(csat_satisfied as {{ type_double() }}) / csat_responses
+        end as csat
+    from assembled
+
+)
+
+select * from final

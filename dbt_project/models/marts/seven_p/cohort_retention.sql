@@ -1,0 +1,102 @@
+{#- Persistency: one row per acquisition cohort (month of the first paid order) and month
+    since then (0 = the cohort month) up to the run date's month: the cohort's customers
+    who placed a paid order in that month, and the share of the cohort they are. The
+    retention matrix in long form; months without a buyer are rows with 0. -#}
+
+{%- set as_of = as_of_date() %}
+
+with
+
+run_date as (
+
+    select cast({{ dbt.date_trunc('month', as_of) }} as date) as as_of_month
+
+),
+
+customer_months as (
+
+    select distinct
+        orders.customer_id,
+        cast({{ dbt.date_trunc('month', 'orders.order_date') }} as date) as order_month
+    from {{ ref('orders') }} as orders
+    where orders.is_paid
+        and orders.customer_id is not null
+        and orders.order_date <= {{ as_of }}
+
+),
+
+cohorts as (
+
+    select
+        customer_id,
+        min(order_month) as cohort_month
+    from customer_months
+    group by customer_id
+
+),
+
+cohort_sizes as (
+
+    select
+        cohort_month,
+        count(*) as cohort_customers
+    from cohorts
+    group by cohort_month
+
+),
+
+-- 0 .. 1199: up to 100 years of months
+month_offsets as (
+
+    select generated_number - 1 as months_since_first
+    from ({{ dbt.generate_series(1200) }}) as series
+
+),
+
+grid as (
+
+    select
+        cohort_sizes.cohort_month,
+        cohort_sizes.cohort_customers,
+        month_offsets.months_since_first,
+        cast({{ dbt.dateadd('month', 'month_offsets.months_since_first', 'cohort_sizes.cohort_month') }}
+            as date) as activity_month
+    from cohort_sizes
+    cross join month_offsets
+    cross join run_date
+    where month_offsets.months_since_first
+        <= {{ dbt.datediff('cohort_sizes.cohort_month', 'run_date.as_of_month', 'month') }}
+
+),
+
+active as (
+
+    select
+        cohorts.cohort_month,
+        customer_months.order_month,
+        count(*) as active_customers
+    from customer_months
+    inner join cohorts
+        on customer_months.customer_id = cohorts.customer_id
+    group by cohorts.cohort_month, customer_months.order_month
+
+),
+
+final as (
+
+    select
+        grid.cohort_month,
+        grid.months_since_first,
+        grid.activity_month,
+        grid.cohort_customers,
+        coalesce(active.active_customers, 0) as active_customers,
+        cast(coalesce(active.active_customers, 0) as {{ type_double() }})
+            / grid.cohort_customers as retention_rate
+    from grid
+    left join active
+        on grid.cohort_month = active.cohort_month
+        and grid.activity_month = active.order_month
+
+)
+
+select * from final

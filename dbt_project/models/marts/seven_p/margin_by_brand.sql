@@ -1,0 +1,23 @@
+{#- Profitability: one row per catalogue brand of the products sold on paid order lines
+    (macro costed_order_lines); brand null = SKUs missing from the catalogue. -#}
+
+with
+
+lines as (
+
+    {{ costed_order_lines() }}
+
+),
+
+final as (
+
+    select
+        brand,
+        count(distinct product_sku) as products,
+        {{ margin_figures() }}
+    from lines
+    group by brand
+
+)
+
+select * from final

@@ -1,0 +1,23 @@
+{#- Profitability: one row per catalogue category of the products sold on paid order lines
+    (macro costed_order_lines); category null = SKUs missing from the catalogue. -#}
+
+with
+
+lines as (
+
+    {{ costed_order_lines() }}
+
+),
+
+final as (
+
+    select
+        category,
+        count(distinct product_sku) as products,
+        {{ margin_figures() }}
+    from lines
+    group by category
+
+)
+
+select * from final

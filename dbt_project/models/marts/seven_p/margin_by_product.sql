@@ -1,0 +1,25 @@
+{#- Profitability: one row per product SKU sold on paid order lines (macro
+    costed_order_lines); product_sku null = lines that carry no SKU. -#}
+
+with
+
+lines as (
+
+    {{ costed_order_lines() }}
+
+),
+
+final as (
+
+    select
+        product_sku,
+        max(product_name) as product_name,
+        max(category) as category,
+        max(brand) as brand,
+        {{ margin_figures() }}
+    from lines
+    group by product_sku
+
+)
+
+select * from final

@@ -1,0 +1,86 @@
+{#- Product: one row per buyer and recommendation rank (1 .. var
+    recommendations_per_customer): SKUs the customer has not bought, scored by the sum over
+    the SKUs they did buy of the lift of each product_affinity pair (lift above var
+    recommendation_min_lift), then by the summed confidence bought -> recommended; ties
+    by SKU. Scores are rounded to 6 decimals before ranking so the order never depends on
+    the summation order of floating-point numbers. -#}
+
+{%- set as_of = as_of_date() %}
+
+with
+
+rules as (
+
+    -- each pair both ways: bought (from_sku) -> recommended (to_sku)
+    select sku_a as from_sku, sku_b as to_sku, confidence_a_to_b as confidence, lift
+    from {{ ref('product_affinity') }}
+    where lift > {{ var('recommendation_min_lift') }}
+    union all
+    select sku_b as from_sku, sku_a as to_sku, confidence_b_to_a as confidence, lift
+    from {{ ref('product_affinity') }}
+    where lift > {{ var('recommendation_min_lift') }}
+
+),
+
+bought as (
+
+    select distinct
+        order_lines.customer_id,
+        order_lines.product_sku as sku
+    from {{ ref('order_lines') }} as order_lines
+    inner join {{ ref('orders') }} as orders
+        on order_lines.order_id = orders.order_id
+    where orders.is_paid
+        and orders.order_date <= {{ as_of }}
+        and order_lines.customer_id is not null
+        and order_lines.product_sku is not null
+        and order_lines.quantity > 0
+
+),
+
+candidates as (
+
+    select
+        bought.customer_id,
+        rules.to_sku as product_sku,
+        round(sum(rules.lift), 6) as lift_score,
+        round(sum(rules.confidence), 6) as confidence_score,
+        count(*) as supporting_skus
+    from bought
+    inner join rules
+        on bought.sku = rules.from_sku
+    left join bought as already
+        on bought.customer_id = already.customer_id
+        and rules.to_sku = already.sku
+    where already.sku is null
+    group by bought.customer_id, rules.to_sku
+
+),
+
+ranked as (
+
+    select
+        candidates.*,
+        row_number() over (
+            partition by customer_id
+            order by lift_score desc, confidence_score desc, product_sku
+        ) as recommendation_rank
+    from candidates
+
+),
+
+final as (
+
+    select
+        customer_id,
+        recommendation_rank,
+        product_sku,
+        lift_score,
+        confidence_score,
+        supporting_skus
+    from ranked
+    where recommendation_rank <= {{ var('recommendations_per_customer') }}
+
+)
+
+select * from final

@@ -1,0 +1,31 @@
+"""The HTML customer report as an asset, downstream of the analysis marts it plots."""
+
+import dagster as dg
+
+from pipelines.lib.report import build_report
+from pipelines.resources import WarehouseResource
+
+REPORT_INPUTS = [
+    "customer_segments",
+    "customer_rfm",
+    "cohort_retention",
+    "customer_clv",
+    "kpis_monthly",
+    "product_affinity",
+]
+
+
+@dg.asset(
+    group_name="reporting",
+    kinds={"python", "html"},
+    deps=[dg.AssetKey([name]) for name in REPORT_INPUTS],
+    description="One self-contained HTML file with segment sizes, RFM and cohort heatmaps, "
+    "CLV distribution, KPI trends and top product pairs.",
+)
+def customer_report(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    settings = warehouse.settings()
+    with warehouse.connection(read_only=True) as con:
+        path = build_report(con, settings.report_path)
+    return dg.MaterializeResult(
+        metadata={"path": dg.MetadataValue.path(str(path)), "bytes": path.stat().st_size}
+    )

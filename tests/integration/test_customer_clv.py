@@ -1,0 +1,154 @@
+"""marts.customer_clv on the XS warehouse: one row per customer of
+int_customer_purchases_summarised, the sufficiency rule applied, predictions in range."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from pipelines.defs.analytics.clv import customer_clv
+from pipelines.lib import clv
+from pipelines.resources import WarehouseResource
+from pipelines.settings import Settings, connect
+
+SUMMARY = "intermediate.int_customer_purchases_summarised"
+PREDICTED = [
+    "probability_alive",
+    "expected_purchases_52w",
+    "expected_order_value",
+    "predicted_clv_12m",
+    "churn_risk_90d",
+    "churn_risk_band",
+    "expected_days_to_next_order",
+]
+
+
+def _check_table(con) -> str:
+    """Invariants that hold whatever the status; returns the status."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'marts' and table_name = 'customer_clv'"
+    ).fetchone()[0]
+    assert exists, "marts.customer_clv missing: is the customer_clv asset in the warehouse job?"
+    n_summary = con.execute(f"select count(*) from {SUMMARY}").fetchone()[0]
+    n, distinct, statuses, notes = con.execute(
+        "select count(*), count(distinct customer_id), count(distinct prediction_status), "
+        "count(distinct prediction_note) from marts.customer_clv"
+    ).fetchone()
+    assert n == distinct == n_summary > 0
+    assert statuses == notes == 1
+    mismatched = con.execute(
+        f"""
+        select count(*)
+        from marts.customer_clv as c
+        full join {SUMMARY} as s on c.customer_id = s.customer_id
+        where c.customer_id is null or s.customer_id is null
+            or c.historical_clv <> s.net_revenue or c.historical_margin <> s.historical_margin
+            or c.frequency <> s.frequency or c.t_days <> s.t_days
+            or c.as_of_date <> s.as_of_date
+        """
+    ).fetchone()[0]
+    assert mismatched == 0
+    repeat, history, status, note = con.execute(
+        "select count(*) filter (where frequency > 0), max(t_days), any_value(prediction_status), "
+        "any_value(prediction_note) from marts.customer_clv"
+    ).fetchone()
+    sufficient = repeat >= clv.MIN_REPEAT_CUSTOMERS and history >= clv.MIN_HISTORY_DAYS
+    assert status == ("predicted" if sufficient else "insufficient_history"), note
+    if not sufficient:
+        filled = " + ".join(f"count({c})" for c in PREDICTED)
+        assert con.execute(f"select {filled} from marts.customer_clv").fetchone()[0] == 0
+        assert (
+            "not enough data" in note
+            and str(repeat if repeat < clv.MIN_REPEAT_CUSTOMERS else history) in note
+        )
+    return status
+
+
+def _check_predictions(con) -> None:
+    bad = con.execute(
+        f"""
+        select count(*) from marts.customer_clv
+        where {" or ".join(f"{c} is null" for c in PREDICTED if c != "expected_days_to_next_order")}
+            or probability_alive not between 0 and 1
+            or churn_risk_90d not between 0 and 1
+            or (frequency = 0 and probability_alive <> 1)
+            or expected_purchases_52w < 0 or predicted_clv_12m < 0 or expected_order_value <= 0
+            or churn_risk_band <> case
+                when churn_risk_90d >= {clv.CHURN_BAND_HIGH} then 'high'
+                when churn_risk_90d >= {clv.CHURN_BAND_MEDIUM} then 'medium'
+                else 'low' end
+            or (frequency >= 1 and expected_days_to_next_order is null)
+            or expected_days_to_next_order <= 0
+        """
+    ).fetchone()[0]
+    assert bad == 0
+    # More purchases in the past, more expected in the future (on average).
+    loyal, others = con.execute(
+        "select avg(expected_purchases_52w) filter (where frequency >= 5), "
+        "avg(expected_purchases_52w) filter (where frequency = 0) from marts.customer_clv"
+    ).fetchone()
+    assert loyal > others
+
+
+def test_job_writes_customer_clv(xs_warehouse: Settings):
+    """The warehouse job materialises customer_clv after the dbt summary (XS: too few
+    repeat customers, so it records why it did not predict)."""
+    with connect(xs_warehouse, read_only=True) as con:
+        status = _check_table(con)
+        if status == "predicted":
+            _check_predictions(con)
+
+
+@pytest.fixture
+def warehouse_copy(xs_warehouse: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A private copy of the XS warehouse (the session one is read-only for tests)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    target = data / "warehouse.duckdb"
+    shutil.copyfile(xs_warehouse.duckdb_path, target)
+    wal = xs_warehouse.duckdb_path.with_suffix(".duckdb.wal")
+    if wal.exists():
+        shutil.copyfile(wal, target.with_suffix(".duckdb.wal"))
+    for var in ("CRM_LANDING_DIR", "DUCKDB_PATH", "CRM_DUCKDB_TEMP_DIR", "DAGSTER_HOME"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("CRM_DATA_DIR", str(data))
+    monkeypatch.setenv("CRM_DUCKDB_MEMORY_LIMIT", "1GB")
+    return WarehouseResource()
+
+
+def _materialise(warehouse: WarehouseResource) -> dict:
+    result = dg.materialize([customer_clv], resources={"warehouse": warehouse})
+    assert result.success
+    (event,) = result.get_asset_materialization_events()
+    return {k: v.value for k, v in event.materialization.metadata.items()}
+
+
+def test_asset_below_and_above_the_floor(
+    warehouse_copy: WarehouseResource, monkeypatch: pytest.MonkeyPatch
+):
+    metadata = _materialise(warehouse_copy)
+    with warehouse_copy.connection(read_only=True) as con:
+        repeat = con.execute(f"select count(*) from {SUMMARY} where frequency > 0").fetchone()[0]
+        assert _check_table(con) == metadata["prediction_status"]
+    assert metadata["repeat_customers"] == repeat
+    if metadata["prediction_status"] == "insufficient_history":
+        assert "r" not in metadata
+        # Lower the floor below what XS has: the same data is now fitted and scored, and
+        # the table is swapped in place of the previous one.
+        monkeypatch.setattr(clv, "MIN_REPEAT_CUSTOMERS", max(repeat // 2, 1))
+        metadata = _materialise(warehouse_copy)
+    assert metadata["prediction_status"] == "predicted"
+    for name in ("r", "alpha", "a", "b", "p", "q", "v"):
+        assert metadata[name] > 0
+    assert metadata["loglik_bgnbd"] < 0 and metadata["customers_scored"] > 0
+    with warehouse_copy.connection(read_only=True) as con:
+        assert _check_table(con) == "predicted"
+        _check_predictions(con)
+        leftovers = con.execute(
+            "select count(*) from information_schema.tables where table_name like 'customer_clv_%'"
+        ).fetchone()[0]
+        assert leftovers == 0
