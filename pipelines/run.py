@@ -17,8 +17,10 @@ def _prepare_environment(settings: Settings) -> None:
     os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home))
     home = Path(os.environ["DAGSTER_HOME"])
     home.mkdir(parents=True, exist_ok=True)
-    # An empty dagster.yaml means "default storage under DAGSTER_HOME" without a warning.
-    (home / "dagster.yaml").touch(exist_ok=True)
+    # Default storage under DAGSTER_HOME; no telemetry (and no banner): runs are offline.
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
 
 
 def run_warehouse_job(

@@ -1,3 +1,5 @@
+{{ config(meta={'dagster': {'ref': {'name': 'cohort_retention'}}}) }}
+
 -- cohort_retention: in its own month every customer of a cohort is active (they placed
 -- their first paid order then), and the cohorts together are exactly the buyers of
 -- customer_rfm. Returns the cohorts (or the total) that break it.

@@ -1,3 +1,5 @@
+{{ config(meta={'dagster': {'ref': {'name': 'margin_by_product'}}}) }}
+
 -- The profitability marts slice the same order lines: product, category and brand totals
 -- agree exactly, and the customer mart holds the identified part of them. Returns the
 -- figures that disagree.

@@ -1,3 +1,5 @@
+{{ config(meta={'dagster': {'ref': {'name': 'customer_rfm'}}}) }}
+
 -- Every buyer gets exactly one RFM segment. Returns a row per problem:
 --   * a cell (r_score, fm_score) of the 5 x 5 grid that no rule of a preset matches
 --     (seed rfm_segment_rules must cover the grid in every preset, not only the active one);

@@ -55,3 +55,21 @@ def test_every_model_states_its_grain():
     assert models
     for node in models:
         assert node["description"].startswith("One row per"), node["name"]
+
+
+def test_singular_tests_with_several_parents_name_their_asset():
+    """Otherwise dagster-dbt logs them as observations, not asset checks (and warns)."""
+    import json
+
+    from pipelines.defs.dbt.project import prepare_manifest
+
+    manifest = json.loads(prepare_manifest().read_text())
+    singular = [
+        n
+        for n in manifest["nodes"].values()
+        if n["resource_type"] == "test" and not n.get("test_metadata")
+    ]
+    assert singular
+    for node in singular:
+        if len(set(node["depends_on"]["nodes"])) > 1:
+            assert node["config"]["meta"].get("dagster", {}).get("ref"), node["name"]
