@@ -54,7 +54,7 @@ def run(
     ] = False,
 ) -> None:
     """Materialise every asset (ingest -> dbt) through Dagster and print a summary."""
-    from pipelines.run import run_warehouse_job, summarise
+    from pipelines.run import run_succeeded, run_warehouse_job, summarise
 
     settings = export_to_environment()
     log_path = settings.data_dir / "logs" / "last-run.log"
@@ -67,7 +67,7 @@ def run(
     ):
         result = run_warehouse_job(settings, log_level=log_level.upper())
     typer.echo(summarise(settings, result))
-    if not result.success:
+    if not run_succeeded(result):
         raise typer.Exit(1)
 
 

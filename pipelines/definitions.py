@@ -7,6 +7,8 @@ from pipelines.defs.analytics.clv import customer_clv
 from pipelines.defs.dbt.assets import crm_dbt_models, crm_dbt_models_after_clv
 from pipelines.defs.dbt.project import dbt_project
 from pipelines.defs.ingest.assets import ingest_assets
+from pipelines.defs.publish.assets import segment_exports
+from pipelines.defs.quality.checks import quality_checks
 from pipelines.defs.reporting.assets import customer_report
 from pipelines.resources import WarehouseResource
 
@@ -19,7 +21,9 @@ defs = dg.Definitions(
         customer_clv,
         crm_dbt_models_after_clv,
         customer_report,
+        segment_exports,
     ],
+    asset_checks=quality_checks,
     jobs=[warehouse_job],
     resources={"warehouse": WarehouseResource(), "dbt": DbtCliResource(project_dir=dbt_project)},
     # DuckDB allows one writer per file: steps must not run in parallel processes.

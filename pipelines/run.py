@@ -70,8 +70,91 @@ def warehouse_figures(settings: Settings) -> dict:
     }
 
 
+def published(result: dg.ExecuteInProcessResult) -> bool:
+    """Did the run publish the segment outputs? A run can end "successful" with assets
+    skipped (dagster-dbt outputs not yielded), so success alone does not say so."""
+    from pipelines.defs.publish.assets import SEGMENT_EXPORTS
+
+    return any(
+        e.is_step_materialization and e.asset_key == SEGMENT_EXPORTS for e in result.all_events
+    )
+
+
+def run_succeeded(result: dg.ExecuteInProcessResult) -> bool:
+    return result.success and published(result)
+
+
+def check_summary(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, int]]:
+    """passed / warned / failed / not run, per asset, from the run's check events."""
+    counts: dict[str, dict[str, int]] = {}
+    planned: dict[tuple[str, str], None] = {}
+    evaluated: set[tuple[str, str]] = set()
+    for event in result.all_events:
+        data = event.event_specific_data
+        if event.event_type_value == "ASSET_CHECK_EVALUATION_PLANNED":
+            planned[(data.asset_key.to_user_string(), data.check_name)] = None
+        elif event.event_type_value == "ASSET_CHECK_EVALUATION":
+            asset = data.asset_key.to_user_string()
+            evaluated.add((asset, data.check_name))
+            row = counts.setdefault(asset, {"passed": 0, "warned": 0, "failed": 0, "not run": 0})
+            if data.passed:
+                row["passed"] += 1
+            elif data.severity == dg.AssetCheckSeverity.WARN:
+                row["warned"] += 1
+            else:
+                row["failed"] += 1
+    for asset, check_name in planned:
+        if (asset, check_name) not in evaluated:
+            row = counts.setdefault(asset, {"passed": 0, "warned": 0, "failed": 0, "not run": 0})
+            row["not run"] += 1
+    return dict(sorted(counts.items()))
+
+
+def _check_lines(settings: Settings, result: dg.ExecuteInProcessResult) -> list[str]:
+    summary = check_summary(result)
+    totals = {
+        k: sum(row[k] for row in summary.values())
+        for k in ("passed", "warned", "failed", "not run")
+    }
+    lines = [
+        "",
+        f"quality checks: {totals['passed']} passed, {totals['warned']} warned, "
+        f"{totals['failed']} failed, {totals['not run']} not run",
+        f"{'asset':<44}{'passed':>8}{'warned':>8}{'failed':>8}{'not run':>9}",
+    ]
+    for asset, row in summary.items():
+        lines.append(
+            f"{asset:<44}{row['passed']:>8}{row['warned']:>8}{row['failed']:>8}{row['not run']:>9}"
+        )
+    for event in result.all_events:
+        data = event.event_specific_data
+        if event.event_type_value == "ASSET_CHECK_EVALUATION" and not data.passed:
+            level = "warning" if data.severity == dg.AssetCheckSeverity.WARN else "FAILED"
+            lines.append(
+                f"  {level}: {data.asset_key.to_user_string()}:{data.check_name}: {data.description}"
+            )
+    if settings.data_docs_index.exists():
+        lines.append(f"data docs (Great Expectations): {settings.data_docs_index}")
+    return lines
+
+
+def _export_lines(settings: Settings, result: dg.ExecuteInProcessResult) -> list[str]:
+    from pipelines.lib.exports import published_folders, read_manifest
+
+    folders = published_folders(settings.exports_dir)
+    if published(result):
+        folder = folders[-1] if folders else None
+        manifest = read_manifest(folder) if folder else {"outputs": {}}
+        rows = ", ".join(f"{k} {v['rows']}" for k, v in manifest["outputs"].items())
+        return ["", f"segment outputs published: {folder}", f"  rows: {rows}"]
+    kept = (
+        f"earlier exports kept as they were: {folders[-1]}" if folders else "nothing published yet"
+    )
+    return ["", f"segment outputs NOT published ({kept})"]
+
+
 def summarise(settings: Settings, result: dg.ExecuteInProcessResult) -> str:
-    lines = [f"Run {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}"]
+    lines = [f"Run {result.run_id}: {'SUCCESS' if run_succeeded(result) else 'FAILURE'}"]
     for event in result.all_events:
         if event.is_step_failure:
             lines.append(
@@ -101,6 +184,8 @@ def summarise(settings: Settings, result: dg.ExecuteInProcessResult) -> str:
             f"identity resolution vs truth: precision {rep['precision']:.4f}  "
             f"recall {rep['recall']:.4f}  F1 {rep['f1']:.4f}"
         )
+    lines += _check_lines(settings, result)
+    lines += _export_lines(settings, result)
     if settings.report_path.exists():
         lines += ["", f"customer report: {settings.report_path}"]
     rel = os.path.relpath(settings.duckdb_path, PROJECT_ROOT)

@@ -42,6 +42,20 @@ class Settings:
         return self.data_dir / "reports" / "customer_report.html"
 
     @property
+    def exports_dir(self) -> Path:
+        """Published segment outputs: exports/<as_of_date>/<audience>.csv|.parquet."""
+        return self.data_dir / "exports"
+
+    @property
+    def quality_dir(self) -> Path:
+        """The Great Expectations project (stores, validation results, data docs)."""
+        return self.data_dir / "quality"
+
+    @property
+    def data_docs_index(self) -> Path:
+        return self.quality_dir / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+
+    @property
     def dagster_home(self) -> Path:
         """Run history for `crm-warehouse run` and the Dagster UI (DAGSTER_HOME wins)."""
         return Path(os.environ.get("DAGSTER_HOME") or self.data_dir / "dagster").resolve()

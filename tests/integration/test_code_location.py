@@ -3,6 +3,7 @@ and the dbt docs build."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -73,3 +74,39 @@ def test_singular_tests_with_several_parents_name_their_asset():
     for node in singular:
         if len(set(node["depends_on"]["nodes"])) > 1:
             assert node["config"]["meta"].get("dagster", {}).get("ref"), node["name"]
+
+
+def test_checks_block_by_severity_and_gate_the_exports():
+    """dbt tests are asset checks, blocking exactly when their severity is error; GE suites
+    with a critical expectation and row accounting block; freshness only warns; and the
+    export asset is gated by every blocking check upstream of it."""
+    from pipelines.definitions import defs
+    from pipelines.defs.dbt.assets import manifest as manifest_path
+    from pipelines.defs.publish.assets import gating_checks
+    from pipelines.lib.quality import load_suites
+
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    graph = defs.resolve_asset_graph()
+    dbt_checks = 0
+    for key in graph.asset_check_keys:
+        spec = graph.get_check_spec(key)
+        unique_id = (spec.metadata or {}).get("dagster_dbt/unique_id")
+        if unique_id:
+            dbt_checks += 1
+            severity = manifest["nodes"][unique_id]["config"]["severity"].lower()
+            assert spec.blocking is (severity == "error"), unique_id
+        elif key.name == "freshness":
+            assert not spec.blocking
+        elif key.name == "row_accounting":
+            assert spec.blocking
+    assert dbt_checks > 300
+    suites = {s.check_name: s for s in load_suites()}
+    for name, suite in suites.items():
+        spec = graph.get_check_spec(dg.AssetCheckKey(dg.AssetKey(list(suite.asset_key)), name))
+        assert spec.blocking is suite.blocking
+    gate = set(gating_checks())
+    assert (
+        dg.AssetCheckKey(dg.AssetKey(["raw", "shopify_orders"]), "ge_raw__shopify_orders") in gate
+    )
+    assert dg.AssetCheckKey(dg.AssetKey(["orders"]), "not_null_orders_fx_rate") in gate
+    assert dg.AssetCheckKey(dg.AssetKey(["raw", "shopify_orders"]), "freshness") not in gate

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -13,13 +14,19 @@ import polars as pl
 import pytest
 
 from pipelines.generator import generate
+from pipelines.lib.exports import published_folders
 from pipelines.lib.identity_report import identity_report
-from pipelines.run import run_warehouse_job
+from pipelines.run import run_succeeded, run_warehouse_job
 from pipelines.settings import connect, export_to_environment, get_settings
+from tests.conftest import XS_DAYS, XS_SEED, XS_START
 
-SEED = 7
-START = date(2025, 1, 1)
-DAYS = 365
+# The module runs in order on one state (second run, then a new day): one xdist worker.
+pytestmark = pytest.mark.xdist_group("end_to_end")
+
+# The session's XS warehouse (tests/conftest.py) is this module's starting point.
+SEED = XS_SEED
+START = XS_START
+DAYS = XS_DAYS
 NEXT_DAY = START + timedelta(days=DAYS)
 
 MARTS = ("customers", "orders", "order_lines", "interactions", "products", "stores")
@@ -69,31 +76,32 @@ def _snapshot(settings) -> dict:
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory):
-    """One XS warehouse for the module: generate, run, snapshot; the env is restored after."""
+def warehouse(xs_warehouse, tmp_path_factory: pytest.TempPathFactory):
+    """A private copy of the session's XS warehouse (generated with this module's seed and
+    dates, run through the job once): this module runs again and delivers a new day, so it
+    must not touch the shared one. The env is restored after."""
     saved = dict(os.environ)
     data = tmp_path_factory.mktemp("e2e") / "data"
+    shutil.copytree(xs_warehouse.data_dir, data, symlinks=True)
     os.environ["CRM_DATA_DIR"] = str(data)
     os.environ["CRM_DUCKDB_MEMORY_LIMIT"] = "2GB"
     for var in ("CRM_LANDING_DIR", "DUCKDB_PATH", "CRM_DUCKDB_TEMP_DIR", "DAGSTER_HOME"):
         os.environ.pop(var, None)
     settings = export_to_environment(get_settings())
-    generate(
-        settings.landing_dir, settings.truth_dir, scale="XS", seed=SEED, start_date=START, days=DAYS
-    )
-    first = run_warehouse_job(settings)
-    yield settings, first, _snapshot(settings)
+    yield settings, _snapshot(settings)
     os.environ.clear()
     os.environ.update(saved)
 
 
-def test_first_run_succeeds(warehouse):
-    _, result, _ = warehouse
-    assert result.success
+def test_first_run_published_the_segment_outputs(warehouse):
+    settings, _ = warehouse
+    assert [p.name for p in published_folders(settings.exports_dir)] == [
+        f"{NEXT_DAY - timedelta(days=1)}"
+    ]
 
 
 def test_every_source_row_is_loaded_or_quarantined(warehouse):
-    settings, _, _ = warehouse
+    settings, _ = warehouse
     files = _truth(settings.truth_dir, "files")
     expected = (
         files.filter(pl.col("identical_redelivery_of").is_null())
@@ -126,7 +134,7 @@ def test_every_source_row_is_loaded_or_quarantined(warehouse):
 
 
 def test_orders_and_net_revenue_match_truth_to_the_cent(warehouse):
-    settings, _, _ = warehouse
+    settings, _ = warehouse
     truth = _truth(settings.truth_dir, "orders")
     with connect(settings, read_only=True) as con:
         got = {
@@ -149,7 +157,7 @@ def test_orders_and_net_revenue_match_truth_to_the_cent(warehouse):
 
 
 def test_interactions_match_truth(warehouse):
-    settings, _, _ = warehouse
+    settings, _ = warehouse
     truth = _truth(settings.truth_dir, "interactions")
     with connect(settings, read_only=True) as con:
         got = dict(
@@ -162,7 +170,7 @@ def test_interactions_match_truth(warehouse):
 
 
 def test_identity_resolution_quality(warehouse):
-    settings, _, _ = warehouse
+    settings, _ = warehouse
     with connect(settings, read_only=True) as con:
         report = identity_report(con, settings.truth_dir)
     assert report["precision"] >= 0.99
@@ -170,14 +178,14 @@ def test_identity_resolution_quality(warehouse):
 
 
 def test_second_run_changes_nothing(warehouse):
-    settings, _, before = warehouse
+    settings, before = warehouse
     result = run_warehouse_job(settings)
-    assert result.success
+    assert run_succeeded(result), result
     assert _snapshot(settings) == before
 
 
 def test_a_new_day_adds_exactly_its_rows(warehouse):
-    settings, _, before = warehouse
+    settings, before = warehouse
     generate(
         settings.landing_dir,
         settings.truth_dir,
@@ -188,7 +196,7 @@ def test_a_new_day_adds_exactly_its_rows(warehouse):
         cadence="daily",
     )
     result = run_warehouse_job(settings)
-    assert result.success
+    assert run_succeeded(result), result
     after = _snapshot(settings)
     tag = _tag(NEXT_DAY, NEXT_DAY)
     files = _truth(settings.truth_dir, "files", tag)

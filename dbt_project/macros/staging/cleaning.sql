@@ -31,10 +31,11 @@
 
 {#-
     Supersession order of raw rows that share a key: the latest delivery wins, then the
-    latest load of that day, then the last row of that load. Use as
+    latest load of that day (a corrected file re-delivered into the same day folder; the
+    load id is a hash, so the load time decides), then the last row of that load. Use as
     `row_number() over (partition by <key> order by {{ latest_delivery_first() }}) = 1`.
     with_line=false ranks loads only (for sources whose key spans several rows).
 -#}
 {% macro latest_delivery_first(with_line=true) -%}
-    _delivery_date desc, _load_id desc{% if with_line %}, _source_line desc{% endif %}
+    _delivery_date desc, _loaded_at desc, _load_id desc{% if with_line %}, _source_line desc{% endif %}
 {%- endmacro %}

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
+import duckdb
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -17,6 +18,8 @@ from dagster_dbt import (
 )
 
 from pipelines.defs.dbt.project import dbt_project, prepare_manifest
+from pipelines.resources import WarehouseResource
+from pipelines.settings import connect
 
 AFTER_CLV = "tag:after_clv"
 
@@ -45,11 +48,41 @@ manifest = prepare_manifest()
 
 
 def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    invocation = dbt.cli(["build"], context=context)
+    invocation = dbt.cli(["build"], context=context, raise_on_error=False)
     yield from invocation.stream()
     # The event stream ends when dbt closes stdout, but the process can still hold DuckDB's
     # write lock for a moment; the next step (CLV, report) would then fail to connect.
     invocation.process.wait()
+    if not invocation.is_successful():
+        # dagster-dbt's own error says only "exit code 1"; name the failing tests and show
+        # the rows they found, as the GE checks do.
+        results = invocation.get_artifact("run_results.json")
+        raise dg.Failure(description=describe_dbt_failures(results, WarehouseResource().settings()))
+
+
+def describe_dbt_failures(run_results: dict, settings) -> str:
+    failed = [r for r in run_results.get("results", []) if r.get("status") in ("fail", "error")]
+    lines = [f"dbt build failed: {len(failed)} node(s) failed or errored"]
+    for r in failed[:10]:
+        unique_id = r.get("unique_id", "")
+        lines.append(f"  {r.get('status')}: {unique_id}: {(r.get('message') or '').strip()}")
+        code = r.get("compiled_code")
+        if unique_id.startswith("test.") and code:
+            lines += [f"      e.g. {row}" for row in _sample_failing_rows(code, settings)]
+    return "\n".join(lines)
+
+
+def _sample_failing_rows(compiled_sql: str, settings, limit: int = 5) -> list[dict]:
+    """A few of the rows a failed dbt test selected (the compiled test is a query)."""
+    try:
+        with connect(settings, read_only=True) as con:
+            cursor = con.execute(f"select * from ({compiled_sql}) as failing limit {limit}")
+            names = [d[0] for d in cursor.description]
+            return [
+                dict(zip(names, (str(v) for v in row), strict=True)) for row in cursor.fetchall()
+            ]
+    except duckdb.Error as exc:  # the sample is a courtesy; the failure stands without it
+        return [{"sample_unavailable": str(exc).splitlines()[0]}]
 
 
 @dbt_assets(

@@ -1,0 +1,118 @@
+"""The gated segment outputs: published as files only when every blocking check passes.
+
+Dagster's own blocking only skips the *direct* dependents of a failing check's asset, and
+not across a multi-asset (@dbt_assets) boundary (DECISIONLOG.md; dagster issues 18472,
+19821, 25112). So this asset does not rely on the run having stopped: before writing it
+reads, for every blocking check on any of its ancestors, the latest evaluation from the
+instance and refuses to publish unless each one passed on the asset's latest
+materialisation.
+"""
+
+import dagster as dg
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+
+from pipelines.lib.exports import GATED_OUTPUTS, MARTS_SCHEMA, write_exports
+from pipelines.resources import WarehouseResource
+
+PUBLISH_GROUP = "publish"
+SEGMENT_EXPORTS = dg.AssetKey(["segment_exports"])
+
+
+def _asset_graph():
+    # The full code location, not the run's job: a run that selects only this asset must
+    # still be gated by every check upstream of it.
+    from pipelines.definitions import defs
+
+    return defs.resolve_asset_graph()
+
+
+def gating_checks(asset_key: dg.AssetKey = SEGMENT_EXPORTS) -> list[dg.AssetCheckKey]:
+    graph = _asset_graph()
+    ancestors = graph.get_ancestor_asset_keys(asset_key)
+    return sorted(
+        (
+            key
+            for key in graph.asset_check_keys
+            if key.asset_key in ancestors and graph.get_check_spec(key).blocking
+        ),
+        key=lambda k: (k.asset_key.to_user_string(), k.name),
+    )
+
+
+def _latest_materialization_storage_id(
+    instance: dg.DagsterInstance, key: dg.AssetKey
+) -> int | None:
+    records = instance.fetch_materializations(key, limit=1).records
+    return records[0].storage_id if records else None
+
+
+def gate_problems(instance: dg.DagsterInstance, checks: list[dg.AssetCheckKey]) -> list[str]:
+    """Why publishing must not happen: one line per blocking check that did not pass on the
+    current data (failed, errored, never ran, or ran on an older materialisation)."""
+    problems = []
+    for key in checks:
+        name = f"{key.asset_key.to_user_string()}:{key.name}"
+        history = instance.event_log_storage.get_asset_check_execution_history(key, limit=1)
+        if not history:
+            problems.append(f"{name} has never been evaluated")
+            continue
+        record = history[0]
+        evaluation = record.event.asset_check_evaluation if record.event else None
+        if record.status == AssetCheckExecutionRecordStatus.PLANNED or evaluation is None:
+            problems.append(f"{name} did not complete in run {record.run_id}")
+            continue
+        if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
+            detail = (evaluation.description or "").strip() or "failed"
+            problems.append(f"{name} failed in run {record.run_id}: {detail}")
+            continue
+        latest = _latest_materialization_storage_id(instance, key.asset_key)
+        target = evaluation.target_materialization_data
+        if latest is not None and (target is None or target.storage_id < latest):
+            problems.append(
+                f"{name} has not been evaluated on the latest materialisation of "
+                f"{key.asset_key.to_user_string()}"
+            )
+    return problems
+
+
+@dg.asset(
+    key=SEGMENT_EXPORTS,
+    group_name=PUBLISH_GROUP,
+    kinds={"csv", "parquet"},
+    deps=[dg.AssetKey([name]) for name in GATED_OUTPUTS],
+    description="exports/<as_of_date>/<output>.csv and .parquet with manifest.json: the "
+    "segments, CLV and audience lists for marketing. Published only when every blocking "
+    "check upstream passed on the current data; otherwise the earlier exports stay as they are.",
+)
+def segment_exports(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    checks = gating_checks()
+    problems = gate_problems(context.instance, checks)
+    if problems:
+        raise dg.Failure(
+            description=f"segment outputs not published: {len(problems)} blocking check(s) "
+            "did not pass:\n" + "\n".join(problems),
+            metadata={"problems": dg.MetadataValue.json(problems)},
+        )
+    settings = warehouse.settings()
+    gate = [f"{k.asset_key.to_user_string()}:{k.name}" for k in checks]
+    with warehouse.connection(read_only=True) as con:
+        (as_of_date,) = con.execute(
+            f"select max(as_of_date) from {MARTS_SCHEMA}.customer_segments"
+        ).fetchone()
+        if as_of_date is None:
+            raise dg.Failure(
+                description="segment outputs not published: customer_segments is empty"
+            )
+        folder, manifest = write_exports(
+            con, settings.exports_dir, as_of_date, context.run_id, gate
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "folder": dg.MetadataValue.path(str(folder)),
+            "as_of_date": str(as_of_date),
+            "gating_checks": len(checks),
+            "rows": dg.MetadataValue.json({k: v["rows"] for k, v in manifest["outputs"].items()}),
+        }
+    )

@@ -1,0 +1,202 @@
+"""Asset checks: the GE suites of ``expectations/``, row accounting and source freshness.
+
+A suite with a critical expectation is a blocking check. When it fails, the check first
+records its evaluation (per-expectation results and failing rows in the metadata) and
+then fails its step with a message that names the suite, the expectation and a sample of
+the failing rows, so the run's failure says why, not only which check.
+"""
+
+import datetime as dt
+from functools import cache
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.lib import quality
+from pipelines.lib.contracts import Contract, load_contracts
+from pipelines.resources import WarehouseResource
+
+
+@cache
+def _validator(project_dir: Path) -> quality.Validator:
+    # One GE context per process: creating it (and importing GE) takes seconds.
+    return quality.Validator(project_dir)
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def build_suite_check(suite: quality.Suite) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=dg.AssetKey(list(suite.asset_key)),
+        name=suite.check_name,
+        blocking=suite.blocking,
+        description=f"Great Expectations suite expectations/suites/{suite.name}.yml: "
+        f"{suite.description}",
+    )
+    def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+        settings = warehouse.settings()
+        with warehouse.connection(read_only=True) as con:
+            batch = quality.fetch_batch(con, suite, _today())
+        outcome = _validator(settings.quality_dir).validate(suite, batch)
+        failed = outcome.failed_critical + outcome.failed_warning
+        severity = (
+            dg.AssetCheckSeverity.ERROR if outcome.failed_critical else dg.AssetCheckSeverity.WARN
+        )
+        yield dg.AssetCheckResult(
+            passed=not failed,
+            severity=severity,
+            description=outcome.failure_text()
+            if failed
+            else f"{len(outcome.outcomes)} expectations met",
+            metadata={
+                "batch": outcome.batch_description,
+                "rows": outcome.rows,
+                "expectations": len(outcome.outcomes),
+                "failed_critical": len(outcome.failed_critical),
+                "failed_warning": len(outcome.failed_warning),
+                "results": dg.MetadataValue.json([o.as_dict() for o in outcome.outcomes]),
+                "failing_examples": dg.MetadataValue.json(
+                    {o.expectation + f"({o.columns})": o.sample for o in failed if o.sample}
+                ),
+                "data_docs": dg.MetadataValue.path(str(settings.data_docs_index)),
+            },
+        )
+        if outcome.failed_critical and suite.blocking:
+            raise dg.Failure(
+                description=f"blocking check {suite.check_name} failed: {outcome.failure_text()}"
+            )
+
+    return _check
+
+
+ROW_ACCOUNTING_SQL = """
+with raw_rows as (
+    select _load_id as load_id, count(*) as n from raw.{table} group by all
+),
+quarantined as (
+    select load_id, count(*) as n from raw.quarantine where source = $source group by all
+)
+select l.file, l.rows_in, l.rows_loaded, l.rows_quarantined,
+       coalesce(r.n, 0) as rows_in_raw, coalesce(q.n, 0) as rows_in_quarantine
+from raw.loads as l
+left join raw_rows as r using (load_id)
+left join quarantined as q using (load_id)
+where l.source = $source and l.status = 'loaded'
+  and (l.rows_in <> l.rows_loaded + l.rows_quarantined
+       or coalesce(r.n, 0) <> l.rows_loaded
+       or coalesce(q.n, 0) <> l.rows_quarantined)
+order by l.file
+"""
+
+
+def build_row_accounting_check(contract: Contract) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=dg.AssetKey(["raw", contract.source]),
+        name="row_accounting",
+        blocking=True,
+        description="Every load: rows in = rows loaded + rows quarantined, and raw.<source> and "
+        "raw.quarantine hold exactly those rows (nothing lost, nothing twice).",
+    )
+    def _check(warehouse: WarehouseResource):
+        with warehouse.connection(read_only=True) as con:
+            if not _has_raw_table(con, contract.source):
+                yield dg.AssetCheckResult(passed=True, description="no delivery loaded yet")
+                return
+            mismatches = con.execute(
+                ROW_ACCOUNTING_SQL.format(table=contract.source), {"source": contract.source}
+            ).fetchall()
+            loads = con.execute(
+                "select count(*), coalesce(sum(rows_in), 0) from raw.loads "
+                "where source = $s and status = 'loaded'",
+                {"s": contract.source},
+            ).fetchone()
+        rows = [
+            dict(
+                zip(
+                    ("file", "rows_in", "loaded", "quarantined", "in_raw", "in_quarantine"),
+                    m,
+                    strict=True,
+                )
+            )
+            for m in mismatches
+        ]
+        text = "; ".join(
+            f"{r['file']}: rows in {r['rows_in']} = loaded {r['loaded']} + quarantined "
+            f"{r['quarantined']}, but raw holds {r['in_raw']} and quarantine {r['in_quarantine']}"
+            for r in rows[:5]
+        )
+        yield dg.AssetCheckResult(
+            passed=not rows,
+            description=f"{len(rows)} load(s) do not add up: {text}"
+            if rows
+            else "all loads add up",
+            metadata={
+                "loads": int(loads[0]),
+                "rows_in": int(loads[1]),
+                "mismatches": dg.MetadataValue.json(rows),
+            },
+        )
+        if rows:
+            raise dg.Failure(description=f"row_accounting on raw/{contract.source}: {text}")
+
+    return _check
+
+
+def build_freshness_check(contract: Contract) -> dg.AssetChecksDefinition:
+    max_lag = quality.freshness_max_lag_days(contract.source)
+
+    @dg.asset_check(
+        asset=dg.AssetKey(["raw", contract.source]),
+        name="freshness",
+        blocking=False,
+        description="The newest delivery of this source is at most "
+        f"{max_lag} days older than the newest delivery of any source (thresholds.yml)."
+        if max_lag is not None
+        else "Reference snapshot, delivered when it changes: no freshness bound.",
+    )
+    def _check(warehouse: WarehouseResource):
+        with warehouse.connection(read_only=True) as con:
+            newest, newest_any = con.execute(
+                "select max(delivery_date) filter (where source = $s), max(delivery_date) "
+                "from raw.loads where status in ('loaded', 'duplicate')",
+                {"s": contract.source},
+            ).fetchone()
+        metadata = {"newest_delivery": str(newest), "newest_delivery_any_source": str(newest_any)}
+        if max_lag is None:
+            return dg.AssetCheckResult(passed=True, metadata=metadata, description="no bound")
+        if newest is None:
+            return dg.AssetCheckResult(
+                passed=False,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata=metadata,
+                description=f"{contract.source}: nothing delivered yet",
+            )
+        lag = (newest_any - newest).days
+        return dg.AssetCheckResult(
+            passed=lag <= max_lag,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={**metadata, "lag_days": lag, "max_lag_days": max_lag},
+            description=f"{contract.source}: newest delivery {newest}, {lag} days behind "
+            f"the newest delivery of any source ({newest_any}); bound {max_lag} days",
+        )
+
+    return _check
+
+
+def _has_raw_table(con, source: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'raw' "
+            "and table_name = $t",
+            {"t": source},
+        ).fetchone()[0]
+    )
+
+
+quality_checks = [
+    *(build_suite_check(s) for s in quality.load_suites()),
+    *(build_row_accounting_check(c) for c in load_contracts().values()),
+    *(build_freshness_check(c) for c in load_contracts().values()),
+]

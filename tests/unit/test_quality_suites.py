@@ -1,0 +1,132 @@
+"""The suites in expectations/ are well-formed and name real columns; the GE wrapper
+reports failing expectations with the rows that fail them."""
+
+import datetime as dt
+import re
+
+import duckdb
+import pytest
+
+from pipelines.lib import quality
+from pipelines.lib.contracts import LINEAGE_COLUMNS, load_contracts
+from pipelines.lib.exports import GATED_OUTPUTS
+
+
+def test_every_source_and_every_gated_output_has_a_suite():
+    suites = {s.asset_key for s in quality.load_suites()}
+    assert {("raw", name) for name in load_contracts()} <= suites
+    assert {(name,) for name in GATED_OUTPUTS} <= suites
+
+
+def test_raw_suites_name_contract_columns_only():
+    contracts = load_contracts()
+    for suite in quality.load_suites():
+        if suite.batch != "newest_delivery":
+            continue
+        known = set(contracts[suite.source].column_names) | set(LINEAGE_COLUMNS)
+        assert set(suite.columns()) <= known, suite.name
+
+
+def test_thresholds_name_known_sources():
+    sources = set(load_contracts())
+    thresholds = quality.load_thresholds()
+    assert set(thresholds["row_count"]["per_source"]) <= sources
+    assert set(thresholds["freshness"]["per_source"]) <= sources
+
+
+def test_parameters_used_by_suites_are_defined():
+    per_run = {
+        "min_rows",
+        "max_rows",
+        "latest_allowed_date",
+        "latest_allowed_timestamp",
+        "placeholder_email_patterns",
+        "min_real_email_share",
+        "min_unrefunded_share",
+    }
+    static = set(quality.load_thresholds()["parameters"])
+    for suite in quality.load_suites():
+        used = set(re.findall(r"'\$PARAMETER': '(\w+)'", str(suite.expectations)))
+        assert used <= per_run | static, (suite.name, used - per_run - static)
+
+
+@pytest.mark.parametrize(
+    ("email", "placeholder"),
+    [
+        ("noemail@example.com", True),
+        ("NoEmail@Example.com", True),
+        ("no@shop.cn", True),
+        ("nono@shop.cn", False),
+        ("anna@shop.cn", False),
+        ("none@none.com", True),
+    ],
+)
+def test_blocklist_patterns_match_placeholders_only(email, placeholder):
+    patterns = quality.placeholder_email_patterns()
+    assert any(re.search(p, email) for p in patterns) is placeholder
+
+
+def test_like_to_regex_escapes_everything_but_wildcards():
+    assert re.search(quality.like_to_regex("a.b_%"), "a.bc-tail")
+    assert not re.search(quality.like_to_regex("a.b_%"), "axbc")
+
+
+def test_a_duplicate_card_in_the_newest_delivery_fails_with_its_lines(tmp_path):
+    suite = next(s for s in quality.load_suites() if s.name == "raw__loyalty_members")
+    con = duckdb.connect()
+    con.execute("create schema raw")
+    con.execute(
+        "create table raw.loads as select * from (values "
+        "('m1', 'loyalty_members', 'loyalty_members/2025-01-31/a.csv', date '2025-01-31', 'loaded', "
+        " timestamptz '2025-02-01 00:00:00+00'), "
+        "('m2', 'loyalty_members', 'loyalty_members/2025-02-28/a.csv', date '2025-02-28', 'loaded', "
+        " timestamptz '2025-03-01 00:00:00+00')) "
+        "t(load_id, source, file, delivery_date, status, finished_at)"
+    )
+    con.execute(
+        "create table raw.loyalty_members as select * from (values "
+        "('C1', date '2024-01-01', 'm1', 'a.csv', 2), ('C2', date '2024-01-01', 'm1', 'a.csv', 3), "
+        "('C3', date '2025-02-01', 'm2', 'b.csv', 2), ('C3', date '2025-02-02', 'm2', 'b.csv', 3)) "
+        "t(card_no, joined_on, _load_id, _source_file, _source_line)"
+    )
+    batch = quality.fetch_batch(con, suite, dt.date(2025, 3, 1))
+    assert batch.parameters["min_rows"] == 0  # loyalty lists may be empty (thresholds.yml)
+    # one earlier delivery: no rate yet, 10 x its 2 rows + 20 rows of slack
+    assert batch.parameters["max_rows"] == 40
+
+    outcome = quality.Validator(tmp_path / "gx").validate(suite, batch)
+
+    assert not outcome.passed
+    (failed,) = outcome.failed_critical
+    assert failed.expectation == "expect_column_values_to_be_unique"
+    assert [row["_source_line"] for row in failed.sample] == [2, 3]
+    text = outcome.failure_text()
+    assert "card_no" in text and "'C3'" in text and "b.csv" in text
+    assert (
+        tmp_path / "gx" / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    ).exists()
+
+
+def test_row_count_bounds_scale_with_the_days_a_delivery_covers():
+    """Monthly deliveries of ~1 row a day predict ~10 rows for a delivery 10 days later."""
+    suite = next(s for s in quality.load_suites() if s.name == "raw__service_interactions")
+    con = duckdb.connect()
+    con.execute("create schema raw")
+    days = ["2025-01-01", "2025-01-31", "2025-03-02", "2025-04-01", "2025-04-11"]
+    rows = [5, 30, 30, 60, 3]  # 1/day, 1/day, 2/day, then the newest
+    con.execute(
+        "create table raw.loads as select 'l' || i as load_id, 'service_interactions' as source, "
+        "'f' || i as file, d::date as delivery_date, 'loaded' as status, "
+        "d::timestamptz as finished_at from (select unnest($d) as d, generate_subscripts($d, 1) as i)",
+        {"d": days},
+    )
+    con.execute(
+        "create table raw.service_interactions as select 'x' as interaction_id, 5 as nps, 3 as csat, "
+        "now() as started_at, 'l' || i as _load_id, 'f' || i as _source_file, n as _source_line "
+        "from (select unnest($r) as r, generate_subscripts($r, 1) as i), range(r) t(n)",
+        {"r": rows},
+    )
+    batch = quality.fetch_batch(con, suite, dt.date(2025, 4, 11))
+    # median of 1, 1, 2 rows/day = 1; 10 days covered; ratios 0.2..5 (+20 slack)
+    assert (batch.parameters["min_rows"], batch.parameters["max_rows"]) == (2, 70)
+    assert len(batch.frame) == 3
