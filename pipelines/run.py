@@ -85,15 +85,17 @@ def run_succeeded(result: dg.ExecuteInProcessResult) -> bool:
 
 
 def check_summary(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, int]]:
-    """passed / warned / failed / not run, per asset, from the run's check events."""
+    """passed / warned / failed / not run, per asset, from the run's check events; "not run"
+    counts the job's checks that never evaluated (their step was skipped or failed)."""
     counts: dict[str, dict[str, int]] = {}
-    planned: dict[tuple[str, str], None] = {}
+    planned = [
+        (key.asset_key.to_user_string(), key.name)
+        for key in result.job_def.asset_layer.asset_graph.asset_check_keys
+    ]
     evaluated: set[tuple[str, str]] = set()
     for event in result.all_events:
         data = event.event_specific_data
-        if event.event_type_value == "ASSET_CHECK_EVALUATION_PLANNED":
-            planned[(data.asset_key.to_user_string(), data.check_name)] = None
-        elif event.event_type_value == "ASSET_CHECK_EVALUATION":
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":
             asset = data.asset_key.to_user_string()
             evaluated.add((asset, data.check_name))
             row = counts.setdefault(asset, {"passed": 0, "warned": 0, "failed": 0, "not run": 0})

@@ -18,8 +18,7 @@ from dagster_dbt import (
 )
 
 from pipelines.defs.dbt.project import dbt_project, prepare_manifest
-from pipelines.resources import WarehouseResource
-from pipelines.settings import connect
+from pipelines.settings import connect, get_settings
 
 AFTER_CLV = "tag:after_clv"
 
@@ -56,8 +55,13 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     if not invocation.is_successful():
         # dagster-dbt's own error says only "exit code 1"; name the failing tests and show
         # the rows they found, as the GE checks do.
-        results = invocation.get_artifact("run_results.json")
-        raise dg.Failure(description=describe_dbt_failures(results, WarehouseResource().settings()))
+        try:
+            results = invocation.get_artifact("run_results.json")
+        except FileNotFoundError:  # dbt stopped before running anything (e.g. parse error)
+            raise dg.Failure(
+                description=f"dbt build failed before running any node: {invocation.get_error()}"
+            ) from None
+        raise dg.Failure(description=describe_dbt_failures(results, get_settings()))
 
 
 def describe_dbt_failures(run_results: dict, settings) -> str:
