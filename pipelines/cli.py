@@ -72,6 +72,46 @@ def run(
 
 
 @app.command()
+def versions() -> None:
+    """List the published serving versions (newest last) with row counts per mart."""
+    from pipelines.lib import serving
+
+    settings = export_to_environment()
+    current = serving.current_name(settings)
+    published = serving.list_versions(settings)
+    if not published:
+        typer.echo(f"no serving version under {settings.serving_dir}")
+        return
+    for version in published:
+        marker = "*" if version.name == current else " "
+        rows = version.rows
+        typer.echo(
+            f"{marker} {version.name}  as of {version.manifest['as_of_date']}  "
+            f"{len(rows)} marts, {sum(rows.values())} rows  "
+            f"(customers {rows.get('customers', 0)}, orders {rows.get('orders', 0)})"
+        )
+    typer.echo(f"* = current: {settings.serving_dir / serving.CURRENT_DB}")
+
+
+@app.command()
+def rollback(
+    to: Annotated[
+        str | None, typer.Option(help="Version to switch to (default: the one before current)")
+    ] = None,
+) -> None:
+    """Switch serving/current.duckdb (and serving/current) to an earlier version."""
+    from pipelines.lib import serving
+
+    settings = export_to_environment()
+    try:
+        version = serving.rollback(settings, to)
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"serving now {version.name} (as of {version.manifest['as_of_date']})")
+
+
+@app.command()
 def report() -> None:
     """Write the HTML customer report from the current warehouse and print its path."""
     from pipelines.lib.report import build_report

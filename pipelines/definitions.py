@@ -7,12 +7,23 @@ from pipelines.defs.analytics.clv import customer_clv
 from pipelines.defs.dbt.assets import crm_dbt_models, crm_dbt_models_after_clv
 from pipelines.defs.dbt.project import dbt_project
 from pipelines.defs.ingest.assets import ingest_assets
-from pipelines.defs.publish.assets import segment_exports
+from pipelines.defs.publish.assets import segment_exports, serving_version
 from pipelines.defs.quality.checks import quality_checks
 from pipelines.defs.reporting.assets import customer_report
 from pipelines.resources import WarehouseResource
+from pipelines.settings import get_settings
 
 warehouse_job = dg.define_asset_job("warehouse", selection=dg.AssetSelection.all())
+
+_settings = get_settings()
+nightly = dg.ScheduleDefinition(
+    name="nightly",
+    job=warehouse_job,
+    cron_schedule=_settings.nightly_cron,
+    execution_timezone=_settings.schedule_timezone,
+    description="The nightly refresh of every asset (CRM_NIGHTLY_CRON, CRM_SCHEDULE_TIMEZONE); "
+    "runs only while dagster-daemon is up (docs/operations.md).",
+)
 
 defs = dg.Definitions(
     assets=[
@@ -22,9 +33,11 @@ defs = dg.Definitions(
         crm_dbt_models_after_clv,
         customer_report,
         segment_exports,
+        serving_version,
     ],
     asset_checks=quality_checks,
     jobs=[warehouse_job],
+    schedules=[nightly],
     resources={"warehouse": WarehouseResource(), "dbt": DbtCliResource(project_dir=dbt_project)},
     # DuckDB allows one writer per file: steps must not run in parallel processes.
     executor=dg.in_process_executor,

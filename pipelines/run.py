@@ -18,9 +18,13 @@ def _prepare_environment(settings: Settings) -> None:
     home = Path(os.environ["DAGSTER_HOME"])
     home.mkdir(parents=True, exist_ok=True)
     # Default storage under DAGSTER_HOME; no telemetry (and no banner): runs are offline.
+    # One run at a time when the daemon launches them: the working file has one writer.
     config = home / "dagster.yaml"
     if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+        config.write_text(
+            "telemetry:\n  enabled: false\nconcurrency:\n  runs:\n    max_concurrent_runs: 1\n",
+            encoding="utf-8",
+        )
 
 
 def run_warehouse_job(
@@ -81,7 +85,15 @@ def published(result: dg.ExecuteInProcessResult) -> bool:
 
 
 def run_succeeded(result: dg.ExecuteInProcessResult) -> bool:
-    return result.success and published(result)
+    from pipelines.defs.publish.assets import SERVING_VERSION
+
+    return (
+        result.success
+        and published(result)
+        and any(
+            e.is_step_materialization and e.asset_key == SERVING_VERSION for e in result.all_events
+        )
+    )
 
 
 def check_summary(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, int]]:
@@ -155,6 +167,24 @@ def _export_lines(settings: Settings, result: dg.ExecuteInProcessResult) -> list
     return ["", f"segment outputs NOT published ({kept})"]
 
 
+def _serving_lines(settings: Settings) -> list[str]:
+    from pipelines.lib import serving
+
+    current = serving.current_name(settings)
+    if current is None:
+        return ["", "serving: nothing published yet"]
+    entry = settings.serving_dir / serving.CURRENT_DB
+    rel = os.path.relpath(entry, PROJECT_ROOT)
+    return [
+        "",
+        f"serving version {current} (of {len(serving.list_versions(settings))} kept): {entry}",
+        f"  query it:   .venv/bin/python -c \"import duckdb; print(duckdb.connect('{rel}', read_only=True)"
+        ".sql('select * from marts.customers limit 5'))\"",
+        f"  Parquet:    {settings.serving_dir / serving.CURRENT_DIR / 'parquet'}/<mart>.parquet",
+        "  versions:   crm-warehouse versions   rollback: crm-warehouse rollback [--to VERSION]",
+    ]
+
+
 def summarise(settings: Settings, result: dg.ExecuteInProcessResult) -> str:
     lines = [f"Run {result.run_id}: {'SUCCESS' if run_succeeded(result) else 'FAILURE'}"]
     for event in result.all_events:
@@ -190,12 +220,10 @@ def summarise(settings: Settings, result: dg.ExecuteInProcessResult) -> str:
     lines += _export_lines(settings, result)
     if settings.report_path.exists():
         lines += ["", f"customer report: {settings.report_path}"]
-    rel = os.path.relpath(settings.duckdb_path, PROJECT_ROOT)
+    lines += _serving_lines(settings)
     lines += [
         "",
-        f"warehouse: {settings.duckdb_path}",
-        f"  query it:   .venv/bin/python -c \"import duckdb; print(duckdb.connect('{rel}', read_only=True)"
-        ".sql('select * from marts.customers limit 5'))\"",
+        f"working warehouse (the pipeline's; BI tools use the serving file): {settings.duckdb_path}",
         f"  Dagster UI: DAGSTER_HOME={os.environ.get('DAGSTER_HOME', settings.dagster_home)} "
         ".venv/bin/dagster dev -w workspace.yaml   (then open http://127.0.0.1:3000)",
     ]

@@ -20,6 +20,11 @@ DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 # Safe defaults for a 2-core / 24 GB machine: leave room for Python and dbt beside DuckDB.
 DEFAULT_MEMORY_LIMIT = "4GB"
 DEFAULT_THREADS = 2
+# Serving versions kept for rollback.
+DEFAULT_SERVING_KEEP = 7
+# The nightly refresh: 02:00 in the merchant's time zone.
+DEFAULT_NIGHTLY_CRON = "0 2 * * *"
+DEFAULT_SCHEDULE_TIMEZONE = "Asia/Shanghai"
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,9 @@ class Settings:
     duckdb_memory_limit: str
     duckdb_threads: int
     duckdb_temp_dir: Path
+    serving_keep: int = DEFAULT_SERVING_KEEP
+    nightly_cron: str = DEFAULT_NIGHTLY_CRON
+    schedule_timezone: str = DEFAULT_SCHEDULE_TIMEZONE
 
     @property
     def truth_dir(self) -> Path:
@@ -45,6 +53,11 @@ class Settings:
     def exports_dir(self) -> Path:
         """Published segment outputs: exports/<as_of_date>/<audience>.csv|.parquet."""
         return self.data_dir / "exports"
+
+    @property
+    def serving_dir(self) -> Path:
+        """Read-only versions of the BI marts; readers open serving/current.duckdb."""
+        return self.data_dir / "serving"
 
     @property
     def quality_dir(self) -> Path:
@@ -69,6 +82,7 @@ class Settings:
             "CRM_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
             "CRM_DUCKDB_THREADS": str(self.duckdb_threads),
             "CRM_DUCKDB_TEMP_DIR": str(self.duckdb_temp_dir),
+            "CRM_SERVING_KEEP": str(self.serving_keep),
         }
 
 
@@ -85,6 +99,9 @@ def get_settings(environ: dict[str, str] | None = None) -> Settings:
         duckdb_memory_limit=env.get("CRM_DUCKDB_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT,
         duckdb_threads=int(env.get("CRM_DUCKDB_THREADS") or DEFAULT_THREADS),
         duckdb_temp_dir=temp_dir,
+        serving_keep=int(env.get("CRM_SERVING_KEEP") or DEFAULT_SERVING_KEEP),
+        nightly_cron=env.get("CRM_NIGHTLY_CRON") or DEFAULT_NIGHTLY_CRON,
+        schedule_timezone=env.get("CRM_SCHEDULE_TIMEZONE") or DEFAULT_SCHEDULE_TIMEZONE,
     )
 
 

@@ -82,7 +82,7 @@ def test_checks_block_by_severity_and_gate_the_exports():
     export asset is gated by every blocking check upstream of it."""
     from pipelines.definitions import defs
     from pipelines.defs.dbt.assets import manifest as manifest_path
-    from pipelines.defs.publish.assets import gating_checks
+    from pipelines.defs.publish.assets import SEGMENT_EXPORTS, gating_checks
     from pipelines.lib.quality import load_suites
 
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
@@ -104,7 +104,7 @@ def test_checks_block_by_severity_and_gate_the_exports():
     for name, suite in suites.items():
         spec = graph.get_check_spec(dg.AssetCheckKey(dg.AssetKey(list(suite.asset_key)), name))
         assert spec.blocking is suite.blocking
-    gate = set(gating_checks())
+    gate = set(gating_checks(SEGMENT_EXPORTS))
     assert (
         dg.AssetCheckKey(dg.AssetKey(["raw", "shopify_orders"]), "ge_raw__shopify_orders") in gate
     )

@@ -36,3 +36,25 @@ def test_profiles_read_the_same_variables():
     for var in get_settings({}).env():
         if var.startswith(("DUCKDB", "CRM_DUCKDB")):
             assert f"env_var('{var}')" in profiles
+
+
+def test_serving_and_schedule_defaults_and_overrides():
+    s = get_settings({})
+    assert s.serving_dir == s.data_dir / "serving"
+    assert (s.serving_keep, s.nightly_cron, s.schedule_timezone) == (
+        7,
+        "0 2 * * *",
+        "Asia/Shanghai",
+    )
+    s = get_settings(
+        {"CRM_SERVING_KEEP": "3", "CRM_NIGHTLY_CRON": "30 3 * * *", "CRM_SCHEDULE_TIMEZONE": "UTC"}
+    )
+    assert (s.serving_keep, s.nightly_cron, s.schedule_timezone) == (3, "30 3 * * *", "UTC")
+
+
+def test_the_nightly_schedule_runs_the_warehouse_job():
+    from pipelines.definitions import defs
+
+    schedule = defs.resolve_schedule_def("nightly")
+    assert schedule.job_name == "warehouse"
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 2 * * *", "Asia/Shanghai")

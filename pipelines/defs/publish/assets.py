@@ -1,4 +1,5 @@
-"""The gated segment outputs: published as files only when every blocking check passes.
+"""Publication: the gated segment exports and the serving version of the BI marts, each
+published only when every blocking check upstream of it passes.
 
 Dagster's own blocking only skips the *direct* dependents of a failing check's asset, and
 not across a multi-asset (@dbt_assets) boundary (DECISIONLOG.md; dagster issues 18472,
@@ -8,14 +9,19 @@ instance and refuses to publish unless each one passed on the asset's latest
 materialisation.
 """
 
+import datetime as dt
+import json
+
 import dagster as dg
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
+from pipelines.lib import serving
 from pipelines.lib.exports import GATED_OUTPUTS, MARTS_SCHEMA, write_exports
 from pipelines.resources import WarehouseResource
 
 PUBLISH_GROUP = "publish"
 SEGMENT_EXPORTS = dg.AssetKey(["segment_exports"])
+SERVING_VERSION = dg.AssetKey(["serving_version"])
 
 
 def _asset_graph():
@@ -26,7 +32,7 @@ def _asset_graph():
     return defs.resolve_asset_graph()
 
 
-def gating_checks(asset_key: dg.AssetKey = SEGMENT_EXPORTS) -> list[dg.AssetCheckKey]:
+def gating_checks(asset_key: dg.AssetKey) -> list[dg.AssetCheckKey]:
     graph = _asset_graph()
     ancestors = graph.get_ancestor_asset_keys(asset_key)
     return sorted(
@@ -75,6 +81,25 @@ def gate_problems(instance: dg.DagsterInstance, checks: list[dg.AssetCheckKey]) 
     return problems
 
 
+def require_gate(context: dg.AssetExecutionContext) -> list[dg.AssetCheckKey]:
+    """The blocking checks upstream of this asset, all passed on current data; else fail."""
+    checks = gating_checks(context.asset_key)
+    problems = gate_problems(context.instance, checks)
+    if problems:
+        raise dg.Failure(
+            description=f"{context.asset_key.to_user_string()} not published: {len(problems)} "
+            "blocking check(s) did not pass:\n" + "\n".join(problems),
+            metadata={"problems": dg.MetadataValue.json(problems)},
+        )
+    return checks
+
+
+def _as_of_date(con) -> dt.date | None:
+    return con.execute(f"select max(as_of_date) from {MARTS_SCHEMA}.customer_segments").fetchone()[
+        0
+    ]
+
+
 @dg.asset(
     key=SEGMENT_EXPORTS,
     group_name=PUBLISH_GROUP,
@@ -87,26 +112,17 @@ def gate_problems(instance: dg.DagsterInstance, checks: list[dg.AssetCheckKey]) 
 def segment_exports(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    checks = gating_checks()
-    problems = gate_problems(context.instance, checks)
-    if problems:
-        raise dg.Failure(
-            description=f"segment outputs not published: {len(problems)} blocking check(s) "
-            "did not pass:\n" + "\n".join(problems),
-            metadata={"problems": dg.MetadataValue.json(problems)},
-        )
+    checks = require_gate(context)
     settings = warehouse.settings()
     gate = [f"{k.asset_key.to_user_string()}:{k.name}" for k in checks]
     with warehouse.connection(read_only=True) as con:
-        (as_of_date,) = con.execute(
-            f"select max(as_of_date) from {MARTS_SCHEMA}.customer_segments"
-        ).fetchone()
+        as_of_date = _as_of_date(con)
         if as_of_date is None:
             raise dg.Failure(
                 description="segment outputs not published: customer_segments is empty"
             )
         folder, manifest = write_exports(
-            con, settings.exports_dir, as_of_date, context.run_id, gate
+            con, settings.exports_dir, as_of_date, context.run.run_id, gate
         )
     return dg.MaterializeResult(
         metadata={
@@ -114,5 +130,48 @@ def segment_exports(
             "as_of_date": str(as_of_date),
             "gating_checks": len(checks),
             "rows": dg.MetadataValue.json({k: v["rows"] for k, v in manifest["outputs"].items()}),
+        }
+    )
+
+
+def _served_marts() -> list[dg.AssetKey]:
+    """Every dbt model materialised in the marts schema, plus the Python-built marts."""
+    from pipelines.defs.dbt.assets import manifest
+
+    nodes = json.loads(manifest.read_text(encoding="utf-8"))["nodes"].values()
+    dbt_marts = [
+        n["name"]
+        for n in nodes
+        if n["resource_type"] in ("model", "seed") and n.get("schema") == MARTS_SCHEMA
+    ]
+    return [dg.AssetKey([name]) for name in sorted({*dbt_marts, "customer_clv"})]
+
+
+@dg.asset(
+    key=SERVING_VERSION,
+    group_name=PUBLISH_GROUP,
+    kinds={"duckdb", "parquet"},
+    deps=_served_marts(),
+    description="A new read-only version of every BI mart (serving/versions/<v>/: DuckDB file "
+    "+ one Parquet file per mart), then serving/current.duckdb and serving/current switched "
+    "to it by rename. Gated like the exports; the last CRM_SERVING_KEEP versions are kept.",
+)
+def serving_version(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    checks = require_gate(context)
+    settings = warehouse.settings()
+    with warehouse.connection(read_only=True) as con:
+        as_of_date = _as_of_date(con)
+    version = serving.publish(
+        settings, run_id=context.run.run_id, as_of_date=str(as_of_date) if as_of_date else None
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "version": version.name,
+            "path": dg.MetadataValue.path(str(version.path)),
+            "entry_point": dg.MetadataValue.path(str(settings.serving_dir / serving.CURRENT_DB)),
+            "gating_checks": len(checks),
+            "rows": dg.MetadataValue.json(version.rows),
         }
     )

@@ -1,0 +1,192 @@
+"""Versioned, read-only serving copies of the BI-facing marts, switched atomically.
+
+DuckDB lets one process write a file and locks it, so BI tools must never open the
+working warehouse. Each publication builds a new version beside the old ones:
+
+    serving/versions/v20260131T020512123456Z/warehouse.duckdb   (schema marts + serving.manifest)
+    serving/versions/v20260131T020512123456Z/parquet/<mart>.parquet
+    serving/versions/v20260131T020512123456Z/manifest.json
+    serving/current.duckdb -> versions/<version>/warehouse.duckdb   (the BI entry point)
+    serving/current        -> versions/<version>                    (Parquet readers)
+
+A version is complete before either link points at it, the links are replaced by rename
+(never rewritten in place), and a version is never modified after it is published, so a
+reader sees the old or the new version whole and never waits on a lock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from pipelines.settings import Settings
+
+SERVED_SCHEMA = "marts"  # BI-facing by construction: identity, raw and staging stay behind
+VERSIONS = "versions"
+CURRENT_DB = "current.duckdb"
+CURRENT_DIR = "current"
+DB_FILE = "warehouse.duckdb"
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class Version:
+    name: str
+    path: Path
+    manifest: dict
+
+    @property
+    def rows(self) -> dict[str, int]:
+        return self.manifest["marts"]
+
+
+def _sql_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def new_version_name(now: dt.datetime | None = None) -> str:
+    return "v" + (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def build_version(settings: Settings, *, run_id: str, as_of_date: str | None) -> Version:
+    """Copy every table of the working warehouse's marts schema into a new serving file
+    and Parquet files; nothing points at it yet."""
+    versions = settings.serving_dir / VERSIONS
+    versions.mkdir(parents=True, exist_ok=True)
+    name = new_version_name()
+    building = settings.serving_dir / f".building-{name}"
+    (building / "parquet").mkdir(parents=True)
+    try:
+        con = duckdb.connect(
+            str(building / DB_FILE),
+            config={
+                "memory_limit": settings.duckdb_memory_limit,
+                "threads": settings.duckdb_threads,
+                "temp_directory": str(settings.duckdb_temp_dir),
+            },
+        )
+        try:
+            con.execute(f"attach {_sql_literal(str(settings.duckdb_path))} as working (read_only)")
+            marts = [
+                r[0]
+                for r in con.execute(
+                    "select table_name from information_schema.tables "
+                    "where table_catalog = 'working' and table_schema = $s order by table_name",
+                    {"s": SERVED_SCHEMA},
+                ).fetchall()
+            ]
+            con.execute(f"create schema {SERVED_SCHEMA}")
+            rows: dict[str, int] = {}
+            for mart in marts:
+                target = f"{SERVED_SCHEMA}.{_quote(mart)}"
+                con.execute(f"create table {target} as select * from working.{target}")
+                rows[mart] = con.execute(f"select count(*) from {target}").fetchone()[0]
+                parquet = _sql_literal(str(building / "parquet" / f"{mart}.parquet"))
+                con.execute(f"copy {target} to {parquet} (format parquet, compression zstd)")
+            con.execute("detach working")
+            # Inside the file too, so a reader can check what it opened is one whole version.
+            con.execute("create schema serving")
+            con.execute(
+                "create table serving.manifest (version varchar, mart varchar, row_count bigint)"
+            )
+            con.executemany(
+                "insert into serving.manifest values (?, ?, ?)",
+                [(name, m, n) for m, n in rows.items()],
+            )
+            con.execute("checkpoint")
+        finally:
+            con.close()
+        manifest = {
+            "version": name,
+            "run_id": run_id,
+            "as_of_date": as_of_date,
+            "published_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "marts": rows,
+        }
+        (building / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        final = versions / name
+        os.replace(building, final)
+        return Version(name, final, manifest)
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+
+
+def _replace_symlink(link: Path, target: str) -> None:
+    """Point ``link`` at ``target`` by renaming a new link over it: atomic on POSIX."""
+    temporary = link.with_name(f".{link.name}.{uuid.uuid4().hex}")
+    os.symlink(target, temporary)
+    os.replace(temporary, link)
+
+
+def switch_to(settings: Settings, name: str) -> Version:
+    version = get_version(settings, name)
+    # The database link first: it is what BI tools open.
+    _replace_symlink(settings.serving_dir / CURRENT_DB, f"{VERSIONS}/{name}/{DB_FILE}")
+    _replace_symlink(settings.serving_dir / CURRENT_DIR, f"{VERSIONS}/{name}")
+    return version
+
+
+def current_name(settings: Settings) -> str | None:
+    link = settings.serving_dir / CURRENT_DB
+    if not link.is_symlink():
+        return None
+    return Path(os.readlink(link)).parts[1]
+
+
+def get_version(settings: Settings, name: str) -> Version:
+    path = settings.serving_dir / VERSIONS / name
+    manifest_path = path / MANIFEST
+    if not manifest_path.is_file():
+        known = ", ".join(v.name for v in list_versions(settings)) or "none"
+        raise ValueError(f"no serving version {name!r} (published: {known})")
+    return Version(name, path, json.loads(manifest_path.read_text(encoding="utf-8")))
+
+
+def list_versions(settings: Settings) -> list[Version]:
+    root = settings.serving_dir / VERSIONS
+    if not root.is_dir():
+        return []
+    return [
+        get_version(settings, p.name)
+        for p in sorted(root.iterdir())
+        if p.is_dir() and (p / MANIFEST).is_file()
+    ]
+
+
+def prune(settings: Settings, keep: int) -> list[str]:
+    """Remove all but the newest ``keep`` versions; the current one is always kept."""
+    current = current_name(settings)
+    versions = list_versions(settings)
+    doomed = [v for v in versions[: max(len(versions) - keep, 0)] if v.name != current]
+    for version in doomed:
+        shutil.rmtree(version.path)
+    return [v.name for v in doomed]
+
+
+def publish(settings: Settings, *, run_id: str, as_of_date: str | None) -> Version:
+    version = build_version(settings, run_id=run_id, as_of_date=as_of_date)
+    switch_to(settings, version.name)
+    prune(settings, settings.serving_keep)
+    return version
+
+
+def rollback(settings: Settings, to: str | None = None) -> Version:
+    """Switch the entry points to ``to``, or to the version published before the current."""
+    if to is None:
+        names = [v.name for v in list_versions(settings)]
+        current = current_name(settings)
+        if current not in names or names.index(current) == 0:
+            raise ValueError(f"no version before {current} to roll back to (published: {names})")
+        to = names[names.index(current) - 1]
+    return switch_to(settings, to)

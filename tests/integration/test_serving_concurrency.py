@@ -1,0 +1,71 @@
+"""BI readers keep reading the serving entry point while two full runs publish: no reader
+error, and every read sees one whole version (its row counts equal that version's)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipelines.lib import serving
+from pipelines.run import run_succeeded, run_warehouse_job
+from pipelines.settings import get_settings
+
+READER = Path(__file__).with_name("serving_reader.py")
+
+
+@pytest.fixture
+def warehouse(xs_warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    data = tmp_path / "data"
+    shutil.copytree(xs_warehouse.data_dir, data, symlinks=True)
+    monkeypatch.setenv("CRM_DATA_DIR", str(data))
+    for var in ("CRM_LANDING_DIR", "DUCKDB_PATH", "CRM_DUCKDB_TEMP_DIR", "DAGSTER_HOME"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("CRM_DUCKDB_MEMORY_LIMIT", "2GB")
+    return get_settings()
+
+
+def test_readers_see_whole_versions_and_no_errors_during_two_runs(warehouse, tmp_path: Path):
+    entry = warehouse.serving_dir / serving.CURRENT_DB
+    first = serving.current_name(warehouse)
+    assert first is not None  # the session run published one
+    stop = tmp_path / "stop"
+    readers = {
+        driver: subprocess.Popen(
+            [
+                sys.executable,
+                str(READER),
+                str(entry),
+                str(stop),
+                str(tmp_path / f"{driver}.json"),
+                driver,
+            ]
+        )
+        for driver in ("duckdb", "sqlalchemy")
+    }
+    try:
+        runs = [run_warehouse_job(warehouse) for _ in range(2)]
+    finally:
+        stop.touch()
+        for proc in readers.values():
+            proc.wait(timeout=120)
+
+    assert all(run_succeeded(r) for r in runs)
+    published = [v.name for v in serving.list_versions(warehouse)]
+    assert len(published) == 3 and published[0] == first
+    summaries = {d: json.loads((tmp_path / f"{d}.json").read_text()) for d in readers}
+    print(
+        "reader summaries:",
+        json.dumps({d: {k: s[k] for k in ("reads", "versions")} for d, s in summaries.items()}),
+    )
+    for driver, summary in summaries.items():
+        assert summary["errors"] == [], driver
+        assert summary["mismatches"] == [], driver
+        assert summary["reads"] > 20, driver
+        assert set(summary["versions"]) <= set(published), driver
+    # The readers were reading while the switch happened: they saw more than one version.
+    assert len(set().union(*(s["versions"] for s in summaries.values()))) >= 2
