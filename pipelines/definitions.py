@@ -7,13 +7,14 @@ from pipelines.defs.analytics.clv import customer_clv
 from pipelines.defs.dbt.assets import crm_dbt_models, crm_dbt_models_after_clv
 from pipelines.defs.dbt.project import dbt_project
 from pipelines.defs.ingest.assets import ingest_assets
+from pipelines.defs.ingest.sensors import WAREHOUSE_JOB, landing_sensor
 from pipelines.defs.publish.assets import segment_exports, serving_version
 from pipelines.defs.quality.checks import quality_checks
 from pipelines.defs.reporting.assets import customer_report
 from pipelines.resources import WarehouseResource
 from pipelines.settings import get_settings
 
-warehouse_job = dg.define_asset_job("warehouse", selection=dg.AssetSelection.all())
+warehouse_job = dg.define_asset_job(WAREHOUSE_JOB, selection=dg.AssetSelection.all())
 
 _settings = get_settings()
 nightly = dg.ScheduleDefinition(
@@ -38,6 +39,7 @@ defs = dg.Definitions(
     asset_checks=quality_checks,
     jobs=[warehouse_job],
     schedules=[nightly],
+    sensors=[landing_sensor],
     resources={"warehouse": WarehouseResource(), "dbt": DbtCliResource(project_dir=dbt_project)},
     # DuckDB allows one writer per file: steps must not run in parallel processes.
     executor=dg.in_process_executor,

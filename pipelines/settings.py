@@ -25,6 +25,8 @@ DEFAULT_SERVING_KEEP = 7
 # The nightly refresh: 02:00 in the merchant's time zone.
 DEFAULT_NIGHTLY_CRON = "0 2 * * *"
 DEFAULT_SCHEDULE_TIMEZONE = "Asia/Shanghai"
+# A delivery folder without a _SUCCESS marker is read once its files are this old.
+DEFAULT_LANDING_QUIET_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class Settings:
     serving_keep: int = DEFAULT_SERVING_KEEP
     nightly_cron: str = DEFAULT_NIGHTLY_CRON
     schedule_timezone: str = DEFAULT_SCHEDULE_TIMEZONE
+    landing_quiet_seconds: float = DEFAULT_LANDING_QUIET_SECONDS
 
     @property
     def truth_dir(self) -> Path:
@@ -83,6 +86,7 @@ class Settings:
             "CRM_DUCKDB_THREADS": str(self.duckdb_threads),
             "CRM_DUCKDB_TEMP_DIR": str(self.duckdb_temp_dir),
             "CRM_SERVING_KEEP": str(self.serving_keep),
+            "CRM_LANDING_QUIET_SECONDS": str(self.landing_quiet_seconds),
         }
 
 
@@ -102,6 +106,9 @@ def get_settings(environ: dict[str, str] | None = None) -> Settings:
         serving_keep=int(env.get("CRM_SERVING_KEEP") or DEFAULT_SERVING_KEEP),
         nightly_cron=env.get("CRM_NIGHTLY_CRON") or DEFAULT_NIGHTLY_CRON,
         schedule_timezone=env.get("CRM_SCHEDULE_TIMEZONE") or DEFAULT_SCHEDULE_TIMEZONE,
+        landing_quiet_seconds=float(
+            env.get("CRM_LANDING_QUIET_SECONDS") or DEFAULT_LANDING_QUIET_SECONDS
+        ),
     )
 
 

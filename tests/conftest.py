@@ -22,6 +22,9 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("CRM_DATA_DIR", str(data))
     monkeypatch.setenv("CRM_DUCKDB_MEMORY_LIMIT", "1GB")
+    # Tests copy files into landing and ingest at once: no quiet period to wait out (the
+    # generator writes _SUCCESS markers anyway; tests of the rule set their own value).
+    monkeypatch.setenv("CRM_LANDING_QUIET_SECONDS", "0")
     (data / "landing").mkdir(parents=True)
     return data
 

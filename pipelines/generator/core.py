@@ -10,6 +10,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.lib.contracts import load_contracts
+from pipelines.lib.landing import DELIVERY_MARKER
 
 from . import activity as act
 from . import render as rd
@@ -424,6 +425,9 @@ def generate(
             "identical_redelivery_of": pl.String,
         },
     )
+    # Like a delivering system: the marker last, once every file of the folder is in place.
+    for folder in sorted({f.rsplit("/", 1)[0] for f in files["file"].to_list()}):
+        (landing_dir / folder / DELIVERY_MARKER).touch()
     write_table(persons_table(pop), truth_dir / "persons.parquet")
     write_table(records, truth_dir / "records" / f"{stem}.parquet")
     write_table(orders, truth_dir / "orders" / f"{stem}.parquet")

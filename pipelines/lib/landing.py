@@ -3,6 +3,10 @@
 Landing layout: ``<landing>/<source>/<YYYY-MM-DD>/<file>``. Anything else under a source
 folder is reported, never silently read: a file outside a date folder, a date folder with
 a bad name, a symlink that leaves the landing tree.
+
+A delivery folder is read only when it is complete: it holds a ``_SUCCESS`` marker (the
+delivering system writes it last), or nothing in it has changed for a quiet period. So a
+half-copied file is never read, whoever starts the run.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import hashlib
+import time
 import zlib
 from dataclasses import dataclass
 from datetime import date
@@ -19,6 +24,8 @@ SUPPORTED_SUFFIXES = (".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".par
 # Files still being written by the delivering system (or editor/OS droppings): not data.
 IGNORED_PREFIXES = (".", "_", "~")
 IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload", ".filepart")
+
+DELIVERY_MARKER = "_SUCCESS"
 
 # Enough bytes to decide an encoding: a GBK file shows invalid UTF-8 within the first
 # Chinese characters; reading the whole file would double the I/O of big deliveries.
@@ -62,10 +69,41 @@ def _is_ignored(name: str) -> bool:
     return name.startswith(IGNORED_PREFIXES) or name.lower().endswith(IGNORED_SUFFIXES)
 
 
-def discover(landing_dir: Path, source: str) -> tuple[list[LandingFile], list[LandingProblem]]:
+def delivery_ready(day_dir: Path, quiet_seconds: float | None, now: float | None = None) -> bool:
+    """Complete: a ``_SUCCESS`` marker, or no entry modified within ``quiet_seconds``
+    (None: every folder counts as complete)."""
+    if quiet_seconds is None or (day_dir / DELIVERY_MARKER).exists():
+        return True
+    now = time.time() if now is None else now
+    newest = max((p.lstat().st_mtime for p in day_dir.iterdir()), default=day_dir.stat().st_mtime)
+    return newest <= now - quiet_seconds
+
+
+def delivery_folders(landing_dir: Path) -> list[Path]:
+    """Every ``<source>/<YYYY-MM-DD>`` folder under landing, sorted."""
+    folders = []
+    if not landing_dir.is_dir():
+        return folders
+    for source_dir in sorted(
+        p for p in landing_dir.iterdir() if p.is_dir() and not _is_ignored(p.name)
+    ):
+        for day_dir in sorted(p for p in source_dir.iterdir() if p.is_dir()):
+            try:
+                date.fromisoformat(day_dir.name)
+            except ValueError:
+                continue
+            folders.append(day_dir)
+    return folders
+
+
+def discover(
+    landing_dir: Path, source: str, *, quiet_seconds: float | None = None, now: float | None = None
+) -> tuple[list[LandingFile], list[LandingProblem]]:
     """Delivered files of one source in delivery order, plus anything that cannot be read.
 
     A missing source folder is an empty source (a merchant may not have that channel).
+    Folders that are not complete yet (see :func:`delivery_ready`) are left for a later
+    run: not read, not a problem.
     """
     landing_root = landing_dir.resolve()
     source_dir = landing_dir / source
@@ -84,6 +122,8 @@ def discover(landing_dir: Path, source: str) -> tuple[list[LandingFile], list[La
             delivered = date.fromisoformat(entry.name)
         except ValueError:
             problems.append(LandingProblem(rel, "delivery folder name is not a YYYY-MM-DD date"))
+            continue
+        if not delivery_ready(entry, quiet_seconds, now):
             continue
         for path in sorted(entry.iterdir()):
             rel_file = f"{rel}/{path.name}"

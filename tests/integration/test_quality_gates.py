@@ -22,6 +22,7 @@ import pytest
 
 from pipelines.generator import generate
 from pipelines.lib.exports import GATED_OUTPUTS, published_folders, read_manifest
+from pipelines.lib.landing import DELIVERY_MARKER
 from pipelines.lib.quality import load_suites as quality_suites
 from pipelines.run import check_summary, published, run_succeeded, run_warehouse_job
 from pipelines.settings import Settings, get_settings
@@ -67,7 +68,8 @@ def warehouse(next_month: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 
 def delivery_file(settings: Settings, source: str) -> Path:
-    (path,) = sorted((settings.landing_dir / source / NEXT_DELIVERY).iterdir())
+    folder = settings.landing_dir / source / NEXT_DELIVERY
+    (path,) = sorted(p for p in folder.iterdir() if p.name != DELIVERY_MARKER)
     return path
 
 

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import gzip
+import os
+import time
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from pipelines.lib.landing import LandingError, LandingFile, detect_encoding, discover
+from pipelines.lib.landing import (
+    DELIVERY_MARKER,
+    LandingError,
+    LandingFile,
+    detect_encoding,
+    discover,
+)
 
 
 def _lf(path: Path) -> LandingFile:
@@ -71,3 +79,56 @@ def test_discover_orders_by_delivery_and_ignores_partial_files(tmp_path: Path):
 
 def test_discover_missing_source_is_empty(tmp_path: Path):
     assert discover(tmp_path, "nothing") == ([], [])
+
+
+def _deliver(root: Path, rel: str, age_seconds: float = 0.0) -> Path:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("x")
+    stamp = time.time() - age_seconds
+    os.utime(path, (stamp, stamp))
+    return path
+
+
+def test_an_incomplete_delivery_folder_is_left_for_later(tmp_path: Path):
+    _deliver(tmp_path, "pos/2025-01-01/old.csv", age_seconds=600)
+    _deliver(tmp_path, "pos/2025-01-02/copying.csv")  # just written, no marker
+    _deliver(tmp_path, "pos/2025-01-03/done.csv")
+    (tmp_path / "pos" / "2025-01-03" / DELIVERY_MARKER).touch()
+
+    files, problems = discover(tmp_path, "pos", quiet_seconds=300)
+
+    assert [f.relative_path for f in files] == ["pos/2025-01-01/old.csv", "pos/2025-01-03/done.csv"]
+    assert problems == []
+    later = time.time() + 301
+    files, _ = discover(tmp_path, "pos", quiet_seconds=300, now=later)
+    assert len(files) == 3
+
+
+def test_the_landing_sensor_announces_each_complete_delivery_once(tmp_path: Path, monkeypatch):
+    import dagster as dg
+
+    from pipelines.defs.ingest.sensors import landing_sensor
+
+    monkeypatch.setenv("CRM_LANDING_DIR", str(tmp_path))
+    monkeypatch.setenv("CRM_LANDING_QUIET_SECONDS", "300")
+    _deliver(tmp_path, "shopify_orders/2025-01-01/orders_export_1.csv")
+
+    with dg.instance_for_test() as instance:
+
+        def evaluate(cursor):
+            context = dg.build_sensor_context(instance=instance, cursor=cursor)
+            return landing_sensor(context), context.cursor
+
+        result, cursor = evaluate(None)
+        assert isinstance(result, dg.SkipReason)  # still being copied
+        (tmp_path / "shopify_orders" / "2025-01-01" / DELIVERY_MARKER).touch()
+        result, cursor = evaluate(cursor)
+        assert isinstance(result, dg.RunRequest)
+        assert result.tags["crm/deliveries"] == "shopify_orders/2025-01-01"
+        result, cursor = evaluate(cursor)
+        assert isinstance(result, dg.SkipReason)  # nothing new
+        _deliver(tmp_path, "shopify_orders/2025-01-01/orders_export_1.csv")  # corrected file
+        os.utime(tmp_path / "shopify_orders/2025-01-01/orders_export_1.csv", ns=(1, 1))
+        result, _ = evaluate(cursor)
+        assert isinstance(result, dg.RunRequest)

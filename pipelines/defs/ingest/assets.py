@@ -8,7 +8,7 @@ import dagster as dg
 
 from pipelines.lib.contracts import Contract, load_contracts
 from pipelines.lib.ingest import LoadResult, ensure_raw_tables, load_file
-from pipelines.lib.landing import discover
+from pipelines.lib.landing import delivery_folders, delivery_ready, discover
 from pipelines.resources import WarehouseResource
 
 INGEST_GROUP = "ingest"
@@ -19,7 +19,9 @@ def ingest_source(
 ) -> tuple[list[LoadResult], list[str]]:
     """Load every new landing file of one source; returns results and problems (messages)."""
     settings = warehouse.settings()
-    files, problems = discover(settings.landing_dir, contract.source)
+    files, problems = discover(
+        settings.landing_dir, contract.source, quiet_seconds=settings.landing_quiet_seconds
+    )
     messages = [f"{p.relative_path}: {p.reason}" for p in problems]
     results: list[LoadResult] = []
     with warehouse.connection() as con:
@@ -30,6 +32,16 @@ def ingest_source(
             if result.status == "rejected":
                 messages.append(result.error or f"{file.relative_path}: rejected")
     return results, messages
+
+
+def waiting_folders(settings, source: str) -> list[str]:
+    """Delivery folders of this source that are not complete yet (no marker, not quiet)."""
+    return [
+        f"{source}/{folder.name}"
+        for folder in delivery_folders(settings.landing_dir)
+        if folder.parent.name == source
+        and not delivery_ready(folder, settings.landing_quiet_seconds)
+    ]
 
 
 def build_ingest_asset(contract: Contract) -> dg.AssetsDefinition:
@@ -46,6 +58,9 @@ def build_ingest_asset(contract: Contract) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, warehouse: WarehouseResource
     ) -> dg.MaterializeResult:
         results, problems = ingest_source(contract, warehouse)
+        waiting = waiting_folders(warehouse.settings(), contract.source)
+        if waiting:
+            context.log.info(f"not complete yet, left for a later run: {', '.join(waiting)}")
         done = [r for r in results if r.status in ("loaded", "duplicate", "rejected")]
         loaded = [r for r in results if r.status == "loaded"]
         for r in done:
@@ -70,6 +85,7 @@ def build_ingest_asset(contract: Contract) -> dg.AssetsDefinition:
                 "rows_loaded": sum(r.rows_loaded for r in results),
                 "rows_quarantined": sum(r.rows_quarantined for r in results),
                 "loads": dg.MetadataValue.json([r.as_dict() for r in done]),
+                "folders_waiting": dg.MetadataValue.json(waiting),
             }
         )
 
