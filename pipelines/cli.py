@@ -46,29 +46,78 @@ def generate(
     typer.echo(json.dumps(summary, indent=2, default=str))
 
 
-@app.command()
-def run(
-    log_level: Annotated[str, typer.Option(help="Dagster console log level")] = "WARNING",
-    verbose: Annotated[
-        bool, typer.Option(help="Stream dbt's log instead of writing it to a file")
-    ] = False,
+def _run_and_summarise(
+    window: tuple[date, date] | None, *, log_level: str, verbose: bool, full_refresh: bool
 ) -> None:
-    """Materialise every asset (ingest -> dbt) through Dagster and print a summary."""
     from pipelines.run import run_succeeded, run_warehouse_job, summarise
 
     settings = export_to_environment()
+    terminal = sys.stderr  # before stdout is redirected: the progress display goes here
     log_path = settings.data_dir / "logs" / "last-run.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    typer.echo(f"running every asset (ingest -> dbt build); dbt log: {log_path}")
+    scope = f"landing dates {window[0]}..{window[1]}" if window else "every landing date"
+    typer.echo(f"running every asset (ingest -> dbt build) for {scope}; dbt log: {log_path}")
     # dagster-dbt echoes every dbt event to stdout; keep the terminal for the summary.
     with (
         open(log_path, "w", encoding="utf-8") as log,
         contextlib.nullcontext() if verbose else contextlib.redirect_stdout(log),
     ):
-        result = run_warehouse_job(settings, log_level=log_level.upper())
+        result = run_warehouse_job(
+            settings,
+            log_level=log_level.upper(),
+            window=window,
+            full_refresh=full_refresh,
+            progress=terminal,
+        )
+    if result is None:
+        typer.echo(
+            f"nothing to run: no complete delivery folder under {settings.landing_dir} "
+            f"dated {window[0] if window else settings.partitions_start} or later"
+            + (f" up to {window[1]}" if window else "")
+        )
+        return
     typer.echo(summarise(settings, result))
     if not run_succeeded(result):
         raise typer.Exit(1)
+
+
+LOG_LEVEL_OPTION = typer.Option(help="Dagster console log level")
+VERBOSE_OPTION = typer.Option(help="Stream dbt's log instead of writing it to a file")
+FULL_REFRESH_OPTION = typer.Option(help="Rebuild dbt's incremental models from scratch")
+
+
+@app.command()
+def run(
+    log_level: Annotated[str, LOG_LEVEL_OPTION] = "WARNING",
+    verbose: Annotated[bool, VERBOSE_OPTION] = False,
+    full_refresh: Annotated[bool, FULL_REFRESH_OPTION] = False,
+) -> None:
+    """Load every complete delivery not loaded yet, rebuild every asset after it through
+    Dagster, and print a summary."""
+    _run_and_summarise(None, log_level=log_level, verbose=verbose, full_refresh=full_refresh)
+
+
+@app.command()
+def backfill(
+    from_date: Annotated[
+        str, typer.Option("--from", help="First landing date, YYYY-MM-DD (inclusive)")
+    ],
+    to_date: Annotated[str, typer.Option("--to", help="Last landing date, YYYY-MM-DD (inclusive)")],
+    log_level: Annotated[str, LOG_LEVEL_OPTION] = "WARNING",
+    verbose: Annotated[bool, VERBOSE_OPTION] = False,
+    full_refresh: Annotated[bool, FULL_REFRESH_OPTION] = False,
+) -> None:
+    """(Re)load the deliveries dated --from..--to as one run and rebuild every asset after
+    them; files loaded before are skipped by content hash, so a backfill is safe to repeat."""
+    try:
+        window = (date.fromisoformat(from_date), date.fromisoformat(to_date))
+    except ValueError as exc:
+        typer.echo(f"error: --from/--to must be YYYY-MM-DD dates: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if window[1] < window[0]:
+        typer.echo(f"error: --to {window[1]} is before --from {window[0]}", err=True)
+        raise typer.Exit(2)
+    _run_and_summarise(window, log_level=log_level, verbose=verbose, full_refresh=full_refresh)
 
 
 @app.command()

@@ -11,20 +11,11 @@ from pipelines.defs.ingest.sensors import WAREHOUSE_JOB, landing_sensor
 from pipelines.defs.publish.assets import segment_exports, serving_version
 from pipelines.defs.quality.checks import quality_checks
 from pipelines.defs.reporting.assets import customer_report
+from pipelines.defs.schedules import nightly
 from pipelines.resources import WarehouseResource
-from pipelines.settings import get_settings
 
+# Every run covers a range of landing dates (run tags); see pipelines/defs/partitions.py.
 warehouse_job = dg.define_asset_job(WAREHOUSE_JOB, selection=dg.AssetSelection.all())
-
-_settings = get_settings()
-nightly = dg.ScheduleDefinition(
-    name="nightly",
-    job=warehouse_job,
-    cron_schedule=_settings.nightly_cron,
-    execution_timezone=_settings.schedule_timezone,
-    description="The nightly refresh of every asset (CRM_NIGHTLY_CRON, CRM_SCHEDULE_TIMEZONE); "
-    "runs only while dagster-daemon is up (docs/operations.md).",
-)
 
 defs = dg.Definitions(
     assets=[

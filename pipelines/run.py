@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from datetime import date
 from pathlib import Path
+from typing import TextIO
 
 import dagster as dg
+from dagster._core.utils import make_new_run_id
 
+from pipelines.progress import RunProgress
 from pipelines.settings import PROJECT_ROOT, Settings, connect, export_to_environment
 
 MART_SCHEMA = "marts"
@@ -28,18 +33,51 @@ def _prepare_environment(settings: Settings) -> None:
 
 
 def run_warehouse_job(
-    settings: Settings, *, log_level: str = "WARNING"
-) -> dg.ExecuteInProcessResult:
-    """Materialise every asset; the run is recorded in DAGSTER_HOME for the UI."""
+    settings: Settings,
+    *,
+    log_level: str = "WARNING",
+    window: tuple[date, date] | None = None,
+    full_refresh: bool = False,
+    progress: TextIO | None = None,
+) -> dg.ExecuteInProcessResult | None:
+    """Materialise every asset for the complete deliveries dated within ``window``, as one
+    run recorded in DAGSTER_HOME for the UI (``progress``: a stream to show it on). Without a window: every landing date (today's
+    when landing holds no complete folder, so the run still reports unreadable folders and
+    rebuilds from what is loaded). None when a window holds no complete delivery folder."""
     _prepare_environment(settings)
     from pipelines.definitions import defs  # after the environment is set
+    from pipelines.defs.partitions import (
+        FULL_REFRESH_TAG,
+        complete_landing_dates,
+        range_tags,
+        register_landing_dates,
+        today,
+    )
 
+    if window is None:
+        dates = complete_landing_dates(settings) or [today(settings)]
+    else:
+        dates = complete_landing_dates(settings, *window)
+        if not dates:
+            return None
     job = defs.resolve_job_def("warehouse")
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    tags = range_tags(dates[0], dates[-1]) | ({FULL_REFRESH_TAG: "true"} if full_refresh else {})
+    run_id = make_new_run_id()
     with dg.DagsterInstance.get() as instance:
-        return job.execute_in_process(
-            instance=instance, raise_on_error=False, run_config=run_config
-        )
+        register_landing_dates(instance, dates)
+        with (
+            RunProgress(run_id, len(job.graph.nodes), progress)
+            if progress
+            else contextlib.nullcontext()
+        ):
+            return job.execute_in_process(
+                instance=instance,
+                raise_on_error=False,
+                run_config=run_config,
+                tags=tags,
+                run_id=run_id,
+            )
 
 
 def warehouse_figures(settings: Settings) -> dict:

@@ -27,6 +27,12 @@ DEFAULT_NIGHTLY_CRON = "0 2 * * *"
 DEFAULT_SCHEDULE_TIMEZONE = "Asia/Shanghai"
 # A delivery folder without a _SUCCESS marker is read once its files are this old.
 DEFAULT_LANDING_QUIET_SECONDS = 300
+# First daily partition (landing date). Delivery folders dated earlier are reported, not
+# read: set it before the merchant's first delivery when loading history.
+DEFAULT_PARTITIONS_START = "2020-01-01"
+# The nightly run re-reads this many landing days before today: a delivery that lands a few
+# days late is still loaded (re-reading a loaded file is a no-op: loads are content-hashed).
+DEFAULT_NIGHTLY_LOOKBACK_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,8 @@ class Settings:
     nightly_cron: str = DEFAULT_NIGHTLY_CRON
     schedule_timezone: str = DEFAULT_SCHEDULE_TIMEZONE
     landing_quiet_seconds: float = DEFAULT_LANDING_QUIET_SECONDS
+    partitions_start: str = DEFAULT_PARTITIONS_START
+    nightly_lookback_days: int = DEFAULT_NIGHTLY_LOOKBACK_DAYS
 
     @property
     def truth_dir(self) -> Path:
@@ -87,6 +95,7 @@ class Settings:
             "CRM_DUCKDB_TEMP_DIR": str(self.duckdb_temp_dir),
             "CRM_SERVING_KEEP": str(self.serving_keep),
             "CRM_LANDING_QUIET_SECONDS": str(self.landing_quiet_seconds),
+            "CRM_PARTITIONS_START": self.partitions_start,
         }
 
 
@@ -108,6 +117,10 @@ def get_settings(environ: dict[str, str] | None = None) -> Settings:
         schedule_timezone=env.get("CRM_SCHEDULE_TIMEZONE") or DEFAULT_SCHEDULE_TIMEZONE,
         landing_quiet_seconds=float(
             env.get("CRM_LANDING_QUIET_SECONDS") or DEFAULT_LANDING_QUIET_SECONDS
+        ),
+        partitions_start=env.get("CRM_PARTITIONS_START") or DEFAULT_PARTITIONS_START,
+        nightly_lookback_days=int(
+            env.get("CRM_NIGHTLY_LOOKBACK_DAYS") or DEFAULT_NIGHTLY_LOOKBACK_DAYS
         ),
     )
 

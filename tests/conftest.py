@@ -44,6 +44,41 @@ def deliver(landing: Path, source: str, day: str, src_file: Path, name: str | No
     return target
 
 
+_INGEST_INSTANCE = None
+
+
+def materialise_ingest(assets, **kwargs):
+    """dg.materialize for ingest assets, over every landing date (they are partitioned),
+    as `crm-warehouse run` does: the dates are registered in an ephemeral instance."""
+    import dagster as dg
+
+    from pipelines.defs.partitions import (
+        complete_landing_dates,
+        range_tags,
+        register_landing_dates,
+        today,
+    )
+    from pipelines.resources import WarehouseResource
+    from pipelines.settings import get_settings
+
+    global _INGEST_INSTANCE
+    settings = get_settings()
+    dates = complete_landing_dates(settings) or [today(settings)]
+    if _INGEST_INSTANCE is None:
+        # One for the session: results read events through the instance after the run,
+        # and it is held by weak reference only.
+        _INGEST_INSTANCE = dg.DagsterInstance.ephemeral()
+    instance = kwargs.pop("instance", None) or _INGEST_INSTANCE
+    register_landing_dates(instance, dates)
+    return dg.materialize(
+        assets,
+        instance=instance,
+        resources={"warehouse": WarehouseResource()},
+        tags=range_tags(dates[0], dates[-1]),
+        **kwargs,
+    )
+
+
 XS_SEED = 7
 XS_START = date(2025, 1, 1)
 XS_DAYS = 365

@@ -97,13 +97,21 @@ def delivery_folders(landing_dir: Path) -> list[Path]:
 
 
 def discover(
-    landing_dir: Path, source: str, *, quiet_seconds: float | None = None, now: float | None = None
+    landing_dir: Path,
+    source: str,
+    *,
+    quiet_seconds: float | None = None,
+    now: float | None = None,
+    window: tuple[date, date] | None = None,
+    earliest: date | None = None,
 ) -> tuple[list[LandingFile], list[LandingProblem]]:
     """Delivered files of one source in delivery order, plus anything that cannot be read.
 
     A missing source folder is an empty source (a merchant may not have that channel).
     Folders that are not complete yet (see :func:`delivery_ready`) are left for a later
-    run: not read, not a problem.
+    run: not read, not a problem. ``window`` (inclusive landing dates) keeps the folders of
+    one partition range; a folder dated before ``earliest`` (the first partition) could
+    never be loaded by any run, so it is a problem, not a silent skip.
     """
     landing_root = landing_dir.resolve()
     source_dir = landing_dir / source
@@ -122,6 +130,17 @@ def discover(
             delivered = date.fromisoformat(entry.name)
         except ValueError:
             problems.append(LandingProblem(rel, "delivery folder name is not a YYYY-MM-DD date"))
+            continue
+        if earliest is not None and delivered < earliest:
+            problems.append(
+                LandingProblem(
+                    rel,
+                    f"delivery folder dated before the first partition {earliest} "
+                    "(set CRM_PARTITIONS_START earlier to load it)",
+                )
+            )
+            continue
+        if window is not None and not window[0] <= delivered <= window[1]:
             continue
         if not delivery_ready(entry, quiet_seconds, now):
             continue

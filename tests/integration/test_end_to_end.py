@@ -14,6 +14,7 @@ import polars as pl
 import pytest
 
 from pipelines.generator import generate
+from pipelines.lib.contracts import load_contracts
 from pipelines.lib.exports import published_folders
 from pipelines.lib.identity_report import identity_report
 from pipelines.run import run_succeeded, run_warehouse_job
@@ -195,8 +196,16 @@ def test_a_new_day_adds_exactly_its_rows(warehouse):
         days=1,
         cadence="daily",
     )
-    result = run_warehouse_job(settings)
+    # As the sensor or `crm-warehouse backfill --from D --to D` runs it: one landing date.
+    result = run_warehouse_job(settings, window=(NEXT_DAY, NEXT_DAY))
     assert run_succeeded(result), result
+    ingested = {
+        (e.asset_key.path[-1], e.partition)
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.path[0] == "raw"
+    }
+    assert {partition for _, partition in ingested} == {NEXT_DAY.isoformat()}
+    assert len(ingested) == len(load_contracts())  # every source, that day only
     after = _snapshot(settings)
     tag = _tag(NEXT_DAY, NEXT_DAY)
     files = _truth(settings.truth_dir, "files", tag)

@@ -12,8 +12,8 @@ import pytest
 
 from pipelines.defs.ingest.assets import ingest_assets
 from pipelines.lib.contracts import get_contract
-from pipelines.resources import WarehouseResource
 from pipelines.settings import connect
+from tests.conftest import materialise_ingest
 
 POS = get_contract("pos_transactions")
 HEADER = ",".join(c.canonical_header for c in POS.columns)
@@ -29,9 +29,7 @@ def _file(landing: Path, source: str, day: str, name: str, text: str, encoding="
 
 def _run(source: str) -> dg.ExecuteInProcessResult:
     asset = next(a for a in ingest_assets if a.key.path[-1] == source)
-    return dg.materialize(
-        [asset], resources={"warehouse": WarehouseResource()}, raise_on_error=False
-    )
+    return materialise_ingest([asset], raise_on_error=False)
 
 
 def _loads(source: str) -> list[tuple]:

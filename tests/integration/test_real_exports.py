@@ -10,9 +10,8 @@ import dagster as dg
 import pytest
 
 from pipelines.defs.ingest.assets import ingest_assets
-from pipelines.resources import WarehouseResource
 from pipelines.settings import connect
-from tests.conftest import deliver
+from tests.conftest import deliver, materialise_ingest
 
 SHOPIFY = {
     # file: (rows, orders)
@@ -25,7 +24,7 @@ SHOPIFY = {
 
 def _materialise(sources: list[str]) -> dg.ExecuteInProcessResult:
     assets = [a for a in ingest_assets if a.key.path[-1] in sources]
-    return dg.materialize(assets, resources={"warehouse": WarehouseResource()})
+    return materialise_ingest(assets)
 
 
 @pytest.fixture

@@ -77,6 +77,23 @@ def test_discover_orders_by_delivery_and_ignores_partial_files(tmp_path: Path):
     assert files[0].delivery_date == date(2025, 1, 1)
 
 
+def test_discover_keeps_the_window_and_reports_folders_before_the_first_partition(
+    tmp_path: Path,
+):
+    for day in ("2019-12-31", "2025-01-01", "2025-01-02", "2025-01-03"):
+        _deliver(tmp_path, f"pos/{day}/sales.csv")
+    window = (date(2025, 1, 2), date(2025, 1, 3))
+    files, problems = discover(tmp_path, "pos", window=window, earliest=date(2020, 1, 1))
+    assert [f.relative_path for f in files] == [
+        "pos/2025-01-02/sales.csv",
+        "pos/2025-01-03/sales.csv",
+    ]
+    # Never loadable by any run: reported whatever the window, not skipped in silence.
+    assert [(p.relative_path, p.reason.split(" (")[0]) for p in problems] == [
+        ("pos/2019-12-31", "delivery folder dated before the first partition 2020-01-01")
+    ]
+
+
 def test_discover_missing_source_is_empty(tmp_path: Path):
     assert discover(tmp_path, "nothing") == ([], [])
 
@@ -124,11 +141,18 @@ def test_the_landing_sensor_announces_each_complete_delivery_once(tmp_path: Path
         assert isinstance(result, dg.SkipReason)  # still being copied
         (tmp_path / "shopify_orders" / "2025-01-01" / DELIVERY_MARKER).touch()
         result, cursor = evaluate(cursor)
-        assert isinstance(result, dg.RunRequest)
-        assert result.tags["crm/deliveries"] == "shopify_orders/2025-01-01"
+        (request,) = result.run_requests
+        assert request.tags["crm/deliveries"] == "shopify_orders/2025-01-01"
+        # The landing date becomes a partition, and the run covers it.
+        (added,) = result.dynamic_partitions_requests
+        assert (added.partitions_def_name, added.partition_keys) == ("landing_date", ["2025-01-01"])
+        assert request.tags["dagster/asset_partition_range_start"] == "2025-01-01"
+        assert request.tags["dagster/asset_partition_range_end"] == "2025-01-01"
+        instance.add_dynamic_partitions("landing_date", ["2025-01-01"])  # as the daemon does
         result, cursor = evaluate(cursor)
         assert isinstance(result, dg.SkipReason)  # nothing new
         _deliver(tmp_path, "shopify_orders/2025-01-01/orders_export_1.csv")  # corrected file
         os.utime(tmp_path / "shopify_orders/2025-01-01/orders_export_1.csv", ns=(1, 1))
         result, _ = evaluate(cursor)
-        assert isinstance(result, dg.RunRequest)
+        (request,) = result.run_requests  # the corrected delivery is announced again
+        assert result.dynamic_partitions_requests == []  # its date is known already

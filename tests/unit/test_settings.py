@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from pipelines.settings import PROJECT_ROOT, get_settings
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def test_defaults_live_under_the_data_dir():
@@ -58,3 +62,35 @@ def test_the_nightly_schedule_runs_the_warehouse_job():
     schedule = defs.resolve_schedule_def("nightly")
     assert schedule.job_name == "warehouse"
     assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 2 * * *", "Asia/Shanghai")
+
+
+def test_the_nightly_run_covers_the_complete_deliveries_of_its_lookback_window(
+    tmp_path: Path, monkeypatch
+):
+    import dagster as dg
+
+    from pipelines.definitions import defs
+    from pipelines.lib.landing import DELIVERY_MARKER
+
+    monkeypatch.setenv("CRM_LANDING_DIR", str(tmp_path))
+    monkeypatch.setenv("CRM_NIGHTLY_LOOKBACK_DAYS", "7")
+    for day in ("2025-03-01", "2025-03-05", "2025-03-09", "2025-03-10"):
+        folder = tmp_path / "pos" / day
+        folder.mkdir(parents=True)
+        (folder / "sales.csv").write_text("x")
+        if day != "2025-03-10":  # still being delivered: no marker, just written
+            (folder / DELIVERY_MARKER).touch()
+    schedule = defs.resolve_schedule_def("nightly")
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=datetime(2025, 3, 10, 2, 0, tzinfo=SHANGHAI)
+        )
+        (request,) = schedule.evaluate_tick(context).run_requests
+        # 03-01 is older than the lookback, 03-10 is incomplete: 03-05..03-09 are read.
+        assert request.tags["dagster/asset_partition_range_start"] == "2025-03-05"
+        assert request.tags["dagster/asset_partition_range_end"] == "2025-03-09"
+        assert instance.get_dynamic_partitions("landing_date") == ["2025-03-05", "2025-03-09"]
+        context = dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=datetime(2025, 5, 1, 2, 0, tzinfo=SHANGHAI)
+        )
+        assert schedule.evaluate_tick(context).run_requests == []  # nothing landed: skipped

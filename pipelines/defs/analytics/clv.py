@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.lib import clv
+from pipelines.lib.observe import table_figures
 from pipelines.resources import WarehouseResource
 
 SOURCE_TABLE = "intermediate.int_customer_purchases_summarised"
@@ -145,7 +146,9 @@ def build_customer_clv(warehouse: WarehouseResource) -> dict:
         )
         scores, fit_metadata = _fit_and_score(inputs, sufficiency)
         written = _write_table(con, _predictions_frame(inputs, scores, sufficiency))
+        figures = table_figures(con, f"{TARGET_SCHEMA}.{TARGET_TABLE}")
     return {
+        **figures,
         "prediction_status": STATUS_PREDICTED if sufficiency.sufficient else STATUS_INSUFFICIENT,
         "prediction_note": sufficiency.note,
         "customers_scored": int(written),

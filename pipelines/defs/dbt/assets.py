@@ -5,6 +5,7 @@ before the CLV asset (which reads int_customer_purchases_summarised), and the mo
 tagged ``after_clv`` read its output table. One ``dbt build`` cannot pause for it.
 """
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,9 @@ from dagster_dbt import (
 )
 
 from pipelines.defs.dbt.project import dbt_project, prepare_manifest
+from pipelines.defs.partitions import FULL_REFRESH_TAG, window_of
+from pipelines.lib.ingest import quote_ident
+from pipelines.lib.observe import table_figures
 from pipelines.settings import connect, get_settings
 
 AFTER_CLV = "tag:after_clv"
@@ -46,12 +50,26 @@ translator = CrmDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset
 manifest = prepare_manifest()
 
 
+def build_args(context: dg.AssetExecutionContext) -> list[str]:
+    """`dbt build`, with the run's landing-date range as the incremental facts' window."""
+    args = ["build"]
+    window = window_of(context)
+    if window is not None:
+        window_vars = {"window_start": window[0].isoformat(), "window_end": window[1].isoformat()}
+        args += ["--vars", json.dumps(window_vars)]
+    if context.run.tags.get(FULL_REFRESH_TAG) == "true":
+        args.append("--full-refresh")
+    return args
+
+
 def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    invocation = dbt.cli(["build"], context=context, raise_on_error=False)
-    yield from invocation.stream()
-    # The event stream ends when dbt closes stdout, but the process can still hold DuckDB's
-    # write lock for a moment; the next step (CLV, report) would then fail to connect.
+    invocation = dbt.cli(build_args(context), context=context, raise_on_error=False)
+    # Held back until dbt exits: dbt owns DuckDB's write lock while it runs, so row counts
+    # and previews (and the next step: CLV, report) can only read the file afterwards.
+    # dagster-dbt's own fetch_row_counts() queries while dbt runs and would hit the lock.
+    events = list(invocation.stream())
     invocation.process.wait()
+    yield from with_table_figures(events, get_settings(), context.log)
     if not invocation.is_successful():
         # dagster-dbt's own error says only "exit code 1"; name the failing tests and show
         # the rows they found, as the GE checks do.
@@ -62,6 +80,27 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
                 description=f"dbt build failed before running any node: {invocation.get_error()}"
             ) from None
         raise dg.Failure(description=describe_dbt_failures(results, get_settings()))
+
+
+def with_table_figures(events: list, settings, log) -> list:
+    """dagster-dbt's model outputs with the table's row count and preview added."""
+    nodes = json.loads(manifest.read_text(encoding="utf-8"))["nodes"]
+    enriched = []
+    with connect(settings, read_only=True) as con:
+        for event in events:
+            unique_id = getattr(event, "metadata", {}).get("unique_id")
+            node = nodes.get(unique_id.value) if unique_id is not None else None
+            if isinstance(event, dg.Output | dg.AssetMaterialization) and node:
+                # Schema and alias only: the catalog name in the manifest is the file name
+                # dbt parsed with, not necessarily this run's DUCKDB_PATH.
+                relation = f"{quote_ident(node['schema'])}.{quote_ident(node['alias'])}"
+                try:
+                    figures = table_figures(con, relation)
+                    event = event.with_metadata({**event.metadata, **figures})
+                except duckdb.Error as exc:  # the figures are a courtesy; the build stands
+                    log.warning(f"no row count for {relation}: {exc}")
+            enriched.append(event)
+    return enriched
 
 
 def describe_dbt_failures(run_results: dict, settings) -> str:

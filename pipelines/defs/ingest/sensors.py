@@ -9,9 +9,11 @@ by the schedule or by hand does not read half-written files either.
 
 import hashlib
 import json
+from datetime import date
 
 import dagster as dg
 
+from pipelines.defs.partitions import landing_partitions, range_tags
 from pipelines.lib.landing import delivery_folders, delivery_ready
 from pipelines.settings import get_settings
 
@@ -48,7 +50,27 @@ def landing_sensor(context: dg.SensorEvaluationContext):
         return dg.SkipReason(f"no new complete delivery ({len(complete)} known)")
     context.update_cursor(json.dumps(complete, sort_keys=True))
     key = hashlib.sha256(json.dumps({f: complete[f] for f in new}).encode()).hexdigest()[:16]
-    return dg.RunRequest(
-        run_key=f"landing-{key}",
-        tags={"crm/trigger": "landing_sensor", "crm/deliveries": ",".join(new)[:1000]},
+    first = date.fromisoformat(settings.partitions_start)
+    dates = sorted({d for d in (date.fromisoformat(f.split("/")[1]) for f in new) if d >= first})
+    if not dates:
+        return dg.SkipReason(
+            f"new deliveries are dated before CRM_PARTITIONS_START {first}: {', '.join(new)}"
+        )
+    known = set(context.instance.get_dynamic_partitions(landing_partitions.name))
+    new_keys = [d.isoformat() for d in dates if d.isoformat() not in known]
+    return dg.SensorResult(
+        # Register the new landing dates as partitions first; the run covers them.
+        dynamic_partitions_requests=[landing_partitions.build_add_request(new_keys)]
+        if new_keys
+        else [],
+        run_requests=[
+            dg.RunRequest(
+                run_key=f"landing-{key}",
+                tags={
+                    "crm/trigger": "landing_sensor",
+                    "crm/deliveries": ",".join(new)[:1000],
+                    **range_tags(dates[0], dates[-1]),
+                },
+            )
+        ],
     )

@@ -11,12 +11,14 @@ materialisation.
 
 import datetime as dt
 import json
+import time
 
 import dagster as dg
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from pipelines.lib import serving
 from pipelines.lib.exports import GATED_OUTPUTS, MARTS_SCHEMA, write_exports
+from pipelines.lib.observe import table_figures
 from pipelines.resources import WarehouseResource
 
 PUBLISH_GROUP = "publish"
@@ -112,6 +114,7 @@ def _as_of_date(con) -> dt.date | None:
 def segment_exports(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
+    started = time.perf_counter()
     checks = require_gate(context)
     settings = warehouse.settings()
     gate = [f"{k.asset_key.to_user_string()}:{k.name}" for k in checks]
@@ -124,8 +127,12 @@ def segment_exports(
         folder, manifest = write_exports(
             con, settings.exports_dir, as_of_date, context.run.run_id, gate
         )
+        preview = table_figures(con, f"{MARTS_SCHEMA}.customer_segments")["preview"]
     return dg.MaterializeResult(
         metadata={
+            "dagster/row_count": sum(v["rows"] for v in manifest["outputs"].values()),
+            "preview": preview,
+            "duration_seconds": round(time.perf_counter() - started, 3),
             "folder": dg.MetadataValue.path(str(folder)),
             "as_of_date": str(as_of_date),
             "gating_checks": len(checks),
@@ -159,6 +166,7 @@ def _served_marts() -> list[dg.AssetKey]:
 def serving_version(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
+    started = time.perf_counter()
     checks = require_gate(context)
     settings = warehouse.settings()
     with warehouse.connection(read_only=True) as con:
@@ -168,6 +176,8 @@ def serving_version(
     )
     return dg.MaterializeResult(
         metadata={
+            "dagster/row_count": sum(version.rows.values()),
+            "duration_seconds": round(time.perf_counter() - started, 3),
             "version": version.name,
             "path": dg.MetadataValue.path(str(version.path)),
             "entry_point": dg.MetadataValue.path(str(settings.serving_dir / serving.CURRENT_DB)),

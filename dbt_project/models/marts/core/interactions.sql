@@ -1,6 +1,36 @@
 -- One row per customer interaction: social-media events, customer-service contacts, and
 -- store visits (one per POS receipt whose customer identified themselves). customer_id is
 -- null when a social or service record resolved to no customer.
+--
+-- Incremental by occurred_date (delete+insert; macros in
+-- macros/incremental/incremental_by_date.sql): an incremental run rewrites every affected
+-- occurred_date with all of that day's interactions computed from the current upstream
+-- (the orders mart is already up to date: it runs first). Affected dates are
+--   (a) the occurred_date, now and as stored, of every social event, service contact
+--       and POS receipt delivered in the run's window (vars window_start / window_end;
+--       unset = every delivery): new records and corrected re-deliveries;
+--   (b) the occurred_date, now and as stored, of every interaction whose columns that
+--       come from other tables differ from {{ this }}, whatever the delivery date:
+--       customer_id (identity merges and splits), and the store visits, which are
+--       derived from the orders mart (store_id, customer_id, occurred_at, outcome; a
+--       receipt becomes a visit when its customer gets identified, and stops being one
+--       when the identification goes). An interaction that appears or disappears counts
+--       as changed too.
+-- A new column derived from another table (orders included) must join the (b) comparison
+-- (changed_interactions below), or incremental runs keep its stale value on rows no
+-- delivery touches. A change of a var the model reads needs --full-refresh.
+-- The refs inside the is_incremental() block must be declared for dbt's parser:
+-- depends_on: {{ ref('stg_pos__receipt_lines') }}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='occurred_date',
+        on_schema_change='fail',
+        post_hook="{{ delete_incremental_markers('interaction_id') }}",
+    )
+}}
 
 with
 
@@ -133,4 +163,49 @@ final as (
 
 )
 
+{% if is_incremental() %}
+
+, delivered_interactions as (
+
+    -- (a) interactions whose own record landed in the window
+    select {{ dbt.concat(["'social_events:'", 'event_id']) }} as interaction_id
+    from social_events
+    where {{ in_delivery_window('_delivery_date') }}
+    union
+    select {{ dbt.concat(["'service_interactions:'", 'interaction_id']) }} as interaction_id
+    from service_interactions
+    where {{ in_delivery_window('_delivery_date') }}
+    union
+    select {{ dbt.concat(["'pos_transactions:'", 'order_key']) }} as interaction_id
+    from ({{ delivered_order_keys(sources=['pos_transactions']) }}) as delivered_receipts
+
+),
+
+changed_interactions as (
+
+    -- (b) interactions whose attributes from other tables changed since they were stored
+    {{ changed_rows('final', 'interaction_id', 'occurred_date', [
+        'customer_id', 'store_id', 'occurred_at', 'outcome',
+    ]) }}
+
+),
+
+affected_dates as (
+
+    {{ dates_of_delivered_keys(
+        'final', 'delivered_interactions', ['interaction_id'], 'occurred_date'
+    ) }}
+    union
+    select stored_date as affected_date from changed_interactions
+    union
+    select fresh_date as affected_date from changed_interactions
+
+)
+
+{{ rows_of_affected_dates('final', 'affected_dates', 'occurred_date') }}
+
+{% else %}
+
 select * from final
+
+{% endif %}
