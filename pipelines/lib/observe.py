@@ -22,7 +22,7 @@ MASK = "•••"
 # Beyond the contracts' pii columns: the names the models give personal data downstream.
 _PII_NAME = re.compile(
     r"email|phone|mobile|address|birthday|handle|nick|zip|postcode|card_no|member_card"
-    r"|(customer|member|billing|shipping|receiver|buyer|first|last|full|person)_?name",
+    r"|(customer|member|display|billing|shipping|receiver|buyer|first|last|full|person)_?name",
     re.IGNORECASE,
 )
 

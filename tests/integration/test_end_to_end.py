@@ -101,6 +101,32 @@ def test_first_run_published_the_segment_outputs(warehouse):
     ]
 
 
+def test_every_materialisation_carries_row_count_duration_and_preview(warehouse):
+    import dagster as dg
+
+    from pipelines.definitions import defs
+
+    settings, _ = warehouse
+    keys = [node.key for node in defs.resolve_asset_graph().asset_nodes if node.is_materializable]
+    counts = {}
+    with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+        for key in keys:
+            event = instance.get_latest_materialization_event(key)
+            assert event is not None, key
+            metadata = event.asset_materialization.metadata
+            assert {"Execution Duration", "duration_seconds"} & metadata.keys(), key
+            if key.path[-1] == "customer_report":  # an HTML file, not a table
+                assert metadata["bytes"].value > 0
+                continue
+            assert "dagster/row_count" in metadata and "preview" in metadata, key
+            counts[key.to_user_string()] = metadata["dagster/row_count"].value
+    with connect(settings, read_only=True) as con:
+        for table in ("raw.shopify_orders", "marts.orders", "marts.customer_clv"):
+            schema, name = table.split(".")
+            key = f"raw/{name}" if schema == "raw" else name
+            assert counts[key] == con.execute(f"select count(*) from {table}").fetchone()[0]
+
+
 def test_every_source_row_is_loaded_or_quarantined(warehouse):
     settings, _ = warehouse
     files = _truth(settings.truth_dir, "files")

@@ -20,11 +20,12 @@ from dagster_dbt import (
 
 from pipelines.defs.dbt.project import dbt_project, prepare_manifest
 from pipelines.defs.partitions import FULL_REFRESH_TAG, window_of
-from pipelines.lib.ingest import quote_ident
-from pipelines.lib.observe import table_figures
+from pipelines.lib.observe import preview_markdown
 from pipelines.settings import connect, get_settings
 
 AFTER_CLV = "tag:after_clv"
+# The line each model's post-hook logs (macros/observability/report_table_figures.sql).
+FIGURES_PREFIX = "crm_table_figures "
 
 
 class CrmDbtTranslator(DagsterDbtTranslator):
@@ -64,12 +65,10 @@ def build_args(context: dg.AssetExecutionContext) -> list[str]:
 
 def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     invocation = dbt.cli(build_args(context), context=context, raise_on_error=False)
-    # Held back until dbt exits: dbt owns DuckDB's write lock while it runs, so row counts
-    # and previews (and the next step: CLV, report) can only read the file afterwards.
-    # dagster-dbt's own fetch_row_counts() queries while dbt runs and would hit the lock.
-    events = list(invocation.stream())
+    yield from with_table_figures(invocation)
+    # The event stream ends when dbt closes stdout, but the process can still hold DuckDB's
+    # write lock for a moment; the next step (CLV, report) would then fail to connect.
     invocation.process.wait()
-    yield from with_table_figures(events, get_settings(), context.log)
     if not invocation.is_successful():
         # dagster-dbt's own error says only "exit code 1"; name the failing tests and show
         # the rows they found, as the GE checks do.
@@ -82,25 +81,32 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         raise dg.Failure(description=describe_dbt_failures(results, get_settings()))
 
 
-def with_table_figures(events: list, settings, log) -> list:
-    """dagster-dbt's model outputs with the table's row count and preview added."""
-    nodes = json.loads(manifest.read_text(encoding="utf-8"))["nodes"]
-    enriched = []
-    with connect(settings, read_only=True) as con:
-        for event in events:
+def with_table_figures(invocation):
+    """dagster-dbt's events as they come, each model's output with the row count and
+    preview its post-hook logged (dbt holds DuckDB's write lock while it runs, so only dbt
+    itself can read the table then: macros/observability/report_table_figures.sql)."""
+    figures: dict[str, dict] = {}
+    for raw in invocation.stream_raw_events():
+        message = raw.raw_event.get("info", {}).get("msg", "")
+        if message.startswith(FIGURES_PREFIX):
+            logged = json.loads(message.removeprefix(FIGURES_PREFIX))
+            figures[logged["unique_id"]] = {
+                "dagster/row_count": logged["row_count"],
+                "preview": dg.MetadataValue.md(preview_markdown(logged["columns"], logged["rows"])),
+            }
+            continue
+        for event in raw.to_default_asset_events(
+            manifest=invocation.manifest,
+            dagster_dbt_translator=invocation.dagster_dbt_translator,
+            context=invocation.context,
+            target_path=invocation.target_path,
+            project=invocation.project,
+        ):
             unique_id = getattr(event, "metadata", {}).get("unique_id")
-            node = nodes.get(unique_id.value) if unique_id is not None else None
-            if isinstance(event, dg.Output | dg.AssetMaterialization) and node:
-                # Schema and alias only: the catalog name in the manifest is the file name
-                # dbt parsed with, not necessarily this run's DUCKDB_PATH.
-                relation = f"{quote_ident(node['schema'])}.{quote_ident(node['alias'])}"
-                try:
-                    figures = table_figures(con, relation)
-                    event = event.with_metadata({**event.metadata, **figures})
-                except duckdb.Error as exc:  # the figures are a courtesy; the build stands
-                    log.warning(f"no row count for {relation}: {exc}")
-            enriched.append(event)
-    return enriched
+            extra = figures.get(unique_id.value) if unique_id is not None else None
+            if extra and isinstance(event, dg.Output | dg.AssetMaterialization):
+                event = event.with_metadata({**event.metadata, **extra})
+            yield event
 
 
 def describe_dbt_failures(run_results: dict, settings) -> str:

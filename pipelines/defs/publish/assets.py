@@ -18,7 +18,7 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 
 from pipelines.lib import serving
 from pipelines.lib.exports import GATED_OUTPUTS, MARTS_SCHEMA, write_exports
-from pipelines.lib.observe import table_figures
+from pipelines.lib.observe import preview_markdown, table_figures
 from pipelines.resources import WarehouseResource
 
 PUBLISH_GROUP = "publish"
@@ -177,6 +177,9 @@ def serving_version(
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": sum(version.rows.values()),
+            "preview": dg.MetadataValue.md(
+                preview_markdown(["mart", "rows"], sorted(version.rows.items()))
+            ),
             "duration_seconds": round(time.perf_counter() - started, 3),
             "version": version.name,
             "path": dg.MetadataValue.path(str(version.path)),
