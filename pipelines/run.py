@@ -41,25 +41,20 @@ def run_warehouse_job(
     progress: TextIO | None = None,
 ) -> dg.ExecuteInProcessResult | None:
     """Materialise every asset for the complete deliveries dated within ``window``, as one
-    run recorded in DAGSTER_HOME for the UI (``progress``: a stream to show it on). Without a window: every landing date (today's
-    when landing holds no complete folder, so the run still reports unreadable folders and
-    rebuilds from what is loaded). None when a window holds no complete delivery folder."""
+    run recorded in DAGSTER_HOME for the UI (``progress``: a stream to show it on); which
+    dates: :func:`dates_to_run`. None when a window holds no complete delivery folder."""
     _prepare_environment(settings)
     from pipelines.definitions import defs  # after the environment is set
     from pipelines.defs.partitions import (
         FULL_REFRESH_TAG,
-        complete_landing_dates,
+        dates_to_run,
         range_tags,
         register_landing_dates,
-        today,
     )
 
-    if window is None:
-        dates = complete_landing_dates(settings) or [today(settings)]
-    else:
-        dates = complete_landing_dates(settings, *window)
-        if not dates:
-            return None
+    dates = dates_to_run(settings, window)
+    if not dates:
+        return None
     job = defs.resolve_job_def("warehouse")
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     tags = range_tags(dates[0], dates[-1]) | ({FULL_REFRESH_TAG: "true"} if full_refresh else {})

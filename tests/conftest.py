@@ -44,7 +44,7 @@ def deliver(landing: Path, source: str, day: str, src_file: Path, name: str | No
     return target
 
 
-_INGEST_INSTANCE = None
+_INGEST_INSTANCES: list = []
 
 
 def materialise_ingest(assets, **kwargs):
@@ -53,22 +53,19 @@ def materialise_ingest(assets, **kwargs):
     import dagster as dg
 
     from pipelines.defs.partitions import (
-        complete_landing_dates,
+        dates_to_run,
         range_tags,
         register_landing_dates,
-        today,
     )
     from pipelines.resources import WarehouseResource
     from pipelines.settings import get_settings
 
-    global _INGEST_INSTANCE
-    settings = get_settings()
-    dates = complete_landing_dates(settings) or [today(settings)]
-    if _INGEST_INSTANCE is None:
-        # One for the session: results read events through the instance after the run,
-        # and it is held by weak reference only.
-        _INGEST_INSTANCE = dg.DagsterInstance.ephemeral()
-    instance = kwargs.pop("instance", None) or _INGEST_INSTANCE
+    dates = dates_to_run(get_settings())
+    instance = kwargs.pop("instance", None) or dg.DagsterInstance.ephemeral()
+    # Results read their events through the instance, which they hold by weak reference
+    # only: keep each one alive for the session. A fresh one per call, because a shared
+    # in-memory instance was lost between tests ("unable to open database file").
+    _INGEST_INSTANCES.append(instance)
     register_landing_dates(instance, dates)
     return dg.materialize(
         assets,

@@ -62,6 +62,15 @@ def complete_landing_dates(
     return sorted(d for d in dates if first <= d <= (end or date.max))
 
 
+def dates_to_run(settings: Settings, window: tuple[date, date] | None = None) -> list[date]:
+    """The landing dates a run covers. Without a window: every date with a complete folder,
+    or today's when there is none, so the run still reports unreadable folders and rebuilds
+    from what is loaded. With a window: its complete dates (empty: nothing to run)."""
+    if window is None:
+        return complete_landing_dates(settings) or [today(settings)]
+    return complete_landing_dates(settings, *window)
+
+
 def register_landing_dates(instance: dg.DagsterInstance, dates: list[date]) -> None:
     """Add the dates not yet known as partitions, oldest first."""
     known = set(instance.get_dynamic_partitions(LANDING_PARTITIONS))

@@ -81,7 +81,10 @@ def test_the_nightly_run_covers_the_complete_deliveries_of_its_lookback_window(
         if day != "2025-03-10":  # still being delivered: no marker, just written
             (folder / DELIVERY_MARKER).touch()
     schedule = defs.resolve_schedule_def("nightly")
-    with dg.instance_for_test() as instance:
+    # A temp_dir that outlives the block: with instance_for_test's own (deleted on exit),
+    # later in-memory instances in this process failed ("unable to open database file").
+    (tmp_path / "dagster").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
         context = dg.build_schedule_context(
             instance=instance, scheduled_execution_time=datetime(2025, 3, 10, 2, 0, tzinfo=SHANGHAI)
         )
