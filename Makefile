@@ -11,7 +11,7 @@ DAYS ?= 365
 
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup demo test lint format ui docs clean
+.PHONY: setup demo test bench lint format ui docs clean
 
 # Re-sync whenever the lock or the project metadata changes.
 $(VENV)/.synced: pyproject.toml uv.lock
@@ -32,6 +32,10 @@ test: setup lint
 	$(BIN)/python -c "from pipelines.defs.dbt.project import prepare_manifest; prepare_manifest()"
 	$(BIN)/pytest -n 2 --dist loadgroup
 
+# Timings on generated data (docs/benchmarks.md): `make bench SCALE=M`.
+bench: setup
+	$(BIN)/crm-warehouse bench --scale $(SCALE) --seed $(SEED)
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -47,4 +51,4 @@ docs: setup
 	$(BIN)/crm-warehouse dbt docs generate
 
 clean:
-	rm -rf data dbt_project/target dbt_project/logs .pytest_cache .ruff_cache
+	rm -rf data bench/work dbt_project/target dbt_project/logs .pytest_cache .ruff_cache

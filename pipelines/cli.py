@@ -194,6 +194,25 @@ def dbt(ctx: typer.Context) -> None:
 
 
 @app.command()
+def bench(
+    scale: Annotated[str, typer.Option(help="XS, S, M or L (docs/benchmarks.md)")] = "M",
+    seed: Annotated[int, typer.Option(help="Generator seed")] = 42,
+) -> None:
+    """Time the whole pipeline on generated data against DuckDB alone and the targets;
+    writes bench/results/<scale>.json (data cached under bench/cache/)."""
+    from pipelines.bench import SCALE_ORDER, report, run_benchmark, scaling_table
+
+    scale = scale.upper()
+    if scale not in SCALE_ORDER:
+        raise typer.BadParameter(f"scale must be one of {', '.join(SCALE_ORDER)}")
+    typer.echo(f"benchmark scale {scale}: generate (cached), full run, one incremental day...")
+    results = run_benchmark(scale, seed)
+    typer.echo(report(results))
+    typer.echo("\nscaling (every scale measured so far, bench/results/):")
+    typer.echo(scaling_table())
+
+
+@app.command()
 def env() -> None:
     """Print the resolved settings as shell exports (for `dagster dev` or dbt by hand)."""
     settings = export_to_environment()

@@ -39,10 +39,12 @@ def run_warehouse_job(
     window: tuple[date, date] | None = None,
     full_refresh: bool = False,
     progress: TextIO | None = None,
+    selection: dg.AssetSelection | None = None,
 ) -> dg.ExecuteInProcessResult | None:
-    """Materialise every asset for the complete deliveries dated within ``window``, as one
-    run recorded in DAGSTER_HOME for the UI (``progress``: a stream to show it on); which
-    dates: :func:`dates_to_run`. None when a window holds no complete delivery folder."""
+    """Materialise every asset (or those of ``selection``, with their checks) for the
+    complete deliveries dated within ``window``, as one run recorded in DAGSTER_HOME for
+    the UI (``progress``: a stream to show it on); which dates: :func:`dates_to_run`. None
+    when a window holds no complete delivery folder."""
     _prepare_environment(settings)
     from pipelines.definitions import defs  # after the environment is set
     from pipelines.defs.partitions import (
@@ -59,6 +61,7 @@ def run_warehouse_job(
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     tags = range_tags(dates[0], dates[-1]) | ({FULL_REFRESH_TAG: "true"} if full_refresh else {})
     run_id = make_new_run_id()
+    asset_keys = list(selection.resolve(defs.resolve_asset_graph())) if selection else None
     with dg.DagsterInstance.get() as instance:
         register_landing_dates(instance, dates)
         with (
@@ -72,6 +75,7 @@ def run_warehouse_job(
                 run_config=run_config,
                 tags=tags,
                 run_id=run_id,
+                asset_selection=asset_keys,
             )
 
 

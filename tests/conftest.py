@@ -109,3 +109,23 @@ def xs_warehouse(tmp_path_factory: pytest.TempPathFactory):
     os.environ.clear()
     os.environ.update(saved)
     return settings
+
+
+@pytest.fixture
+def xs_warehouse_copy(xs_warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A private copy of the XS warehouse file (the session one is read-only for tests),
+    with the environment pointing at it."""
+    from pipelines.settings import get_settings
+
+    data = tmp_path / "data"
+    data.mkdir()
+    target = data / "warehouse.duckdb"
+    shutil.copyfile(xs_warehouse.duckdb_path, target)
+    wal = xs_warehouse.duckdb_path.with_suffix(".duckdb.wal")
+    if wal.exists():
+        shutil.copyfile(wal, target.with_suffix(".duckdb.wal"))
+    for var in ("CRM_LANDING_DIR", "DUCKDB_PATH", "CRM_DUCKDB_TEMP_DIR", "DAGSTER_HOME"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("CRM_DATA_DIR", str(data))
+    monkeypatch.setenv("CRM_DUCKDB_MEMORY_LIMIT", "1GB")
+    return get_settings()

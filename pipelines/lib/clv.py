@@ -636,6 +636,26 @@ def check_sufficiency(frequency: ArrayLike, t_days: ArrayLike) -> Sufficiency:
     return Sufficiency(not problems, repeat, history, note)
 
 
+def repeat_spenders(frequency: NDArray, monetary_value: NDArray) -> NDArray[np.bool_]:
+    """The customers Gamma-Gamma is fitted on: repeat buyers with a positive mean spend."""
+    return (frequency > 0) & (monetary_value > 0)
+
+
+def fit_and_score(
+    frequency: ArrayLike, recency_weeks: ArrayLike, t_weeks: ArrayLike, monetary_value: ArrayLike
+) -> tuple[FitResult, FitResult, dict[str, NDArray]]:
+    """Fit BG/NBD on every customer and Gamma-Gamma on those with repeat spend, then score
+    every customer: the customer_clv asset's computation (and the benchmark's)."""
+    x = np.asarray(frequency, dtype=np.float64)
+    t_x, big_t = np.asarray(recency_weeks, float), np.asarray(t_weeks, float)
+    m = np.asarray(monetary_value, dtype=np.float64)
+    bgnbd = fit_bgnbd(x, t_x, big_t)
+    spend_rows = repeat_spenders(x, m)
+    gamma_gamma = fit_gamma_gamma(x[spend_rows], m[spend_rows])
+    scores = score_customers(bgnbd.params, gamma_gamma.params, x, t_x, big_t, m)
+    return bgnbd, gamma_gamma, scores
+
+
 # --- Simulation (tests, parameter recovery) -----------------------------------------------
 def simulate_bgnbd(
     params: BgNbdParams, T: ArrayLike, rng: np.random.Generator

@@ -3,9 +3,6 @@ int_customer_purchases_summarised, the sufficiency rule applied, predictions in 
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import dagster as dg
 import pytest
 
@@ -104,19 +101,7 @@ def test_job_writes_customer_clv(xs_warehouse: Settings):
 
 
 @pytest.fixture
-def warehouse_copy(xs_warehouse: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """A private copy of the XS warehouse (the session one is read-only for tests)."""
-    data = tmp_path / "data"
-    data.mkdir()
-    target = data / "warehouse.duckdb"
-    shutil.copyfile(xs_warehouse.duckdb_path, target)
-    wal = xs_warehouse.duckdb_path.with_suffix(".duckdb.wal")
-    if wal.exists():
-        shutil.copyfile(wal, target.with_suffix(".duckdb.wal"))
-    for var in ("CRM_LANDING_DIR", "DUCKDB_PATH", "CRM_DUCKDB_TEMP_DIR", "DAGSTER_HOME"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("CRM_DATA_DIR", str(data))
-    monkeypatch.setenv("CRM_DUCKDB_MEMORY_LIMIT", "1GB")
+def warehouse_copy(xs_warehouse_copy: Settings) -> WarehouseResource:
     return WarehouseResource()
 
 

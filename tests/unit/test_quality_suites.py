@@ -8,8 +8,9 @@ import duckdb
 import pytest
 
 from pipelines.lib import quality
-from pipelines.lib.contracts import LINEAGE_COLUMNS, load_contracts
+from pipelines.lib.contracts import LINEAGE_COLUMNS, get_contract, load_contracts
 from pipelines.lib.exports import GATED_OUTPUTS
+from pipelines.lib.ingest import ensure_raw_tables
 
 
 def test_every_source_and_every_gated_output_has_a_suite():
@@ -71,23 +72,39 @@ def test_like_to_regex_escapes_everything_but_wildcards():
     assert not re.search(quality.like_to_regex("a.b_%"), "axbc")
 
 
+def _member_list(rows: list[tuple]) -> duckdb.DuckDBPyConnection:
+    """raw.loyalty_members as ingest creates it, holding one earlier delivery (m1: C1, C2)
+    and the newest (m2: ``rows`` of (card_no, member_name, phone, joined_on, line))."""
+    con = duckdb.connect()
+    ensure_raw_tables(con, get_contract("loyalty_members"))
+    con.execute(
+        "insert into raw.loads (load_id, source, file, delivery_date, sha256, bytes, status, "
+        "started_at, finished_at) values "
+        "('m1', 'loyalty_members', 'loyalty_members/2025-01-31/a.csv', date '2025-01-31', '', 0, "
+        " 'loaded', now(), timestamptz '2025-02-01 00:00:00+00'), "
+        "('m2', 'loyalty_members', 'loyalty_members/2025-02-28/a.csv', date '2025-02-28', '', 0, "
+        " 'loaded', now(), timestamptz '2025-03-01 00:00:00+00')"
+    )
+    earlier = [
+        ("C1", "Ann", "139", dt.date(2024, 1, 1), 2),
+        ("C2", "Bo", "138", dt.date(2024, 1, 1), 3),
+    ]
+    for load_id, file, batch in (("m1", "a.csv", earlier), ("m2", "b.csv", rows)):
+        con.executemany(
+            "insert into raw.loyalty_members (card_no, member_name, phone, joined_on, _load_id, "
+            "_source_file, _source_line) values (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (card, name, phone, joined, load_id, file, line)
+                for card, name, phone, joined, line in batch
+            ],
+        )
+    return con
+
+
 def test_a_duplicate_card_in_the_newest_delivery_fails_with_its_lines(tmp_path):
     suite = next(s for s in quality.load_suites() if s.name == "raw__loyalty_members")
-    con = duckdb.connect()
-    con.execute("create schema raw")
-    con.execute(
-        "create table raw.loads as select * from (values "
-        "('m1', 'loyalty_members', 'loyalty_members/2025-01-31/a.csv', date '2025-01-31', 'loaded', "
-        " timestamptz '2025-02-01 00:00:00+00'), "
-        "('m2', 'loyalty_members', 'loyalty_members/2025-02-28/a.csv', date '2025-02-28', 'loaded', "
-        " timestamptz '2025-03-01 00:00:00+00')) "
-        "t(load_id, source, file, delivery_date, status, finished_at)"
-    )
-    con.execute(
-        "create table raw.loyalty_members as select * from (values "
-        "('C1', date '2024-01-01', 'm1', 'a.csv', 2), ('C2', date '2024-01-01', 'm1', 'a.csv', 3), "
-        "('C3', date '2025-02-01', 'm2', 'b.csv', 2), ('C3', date '2025-02-02', 'm2', 'b.csv', 3)) "
-        "t(card_no, joined_on, _load_id, _source_file, _source_line)"
+    con = _member_list(
+        [("C3", "Cy", "137", dt.date(2025, 2, 1), 2), ("C3", "Di", "136", dt.date(2025, 2, 2), 3)]
     )
     batch = quality.fetch_batch(con, suite, dt.date(2025, 3, 1))
     assert batch.parameters["min_rows"] == 0  # loyalty lists may be empty (thresholds.yml)
@@ -105,6 +122,17 @@ def test_a_duplicate_card_in_the_newest_delivery_fails_with_its_lines(tmp_path):
     assert (
         tmp_path / "gx" / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
     ).exists()
+
+
+def test_a_member_re_listed_with_other_whitespace_and_case_is_one_member(tmp_path):
+    # The store CRM lists some members twice; the copy differs only in padding and case.
+    suite = next(s for s in quality.load_suites() if s.name == "raw__loyalty_members")
+    con = _member_list(
+        [("C3", "Cy", "137", dt.date(2025, 2, 1), 2), ("C3", "CY ", "137", dt.date(2025, 2, 1), 3)]
+    )
+    batch = quality.fetch_batch(con, suite, dt.date(2025, 3, 1))
+    assert batch.frame["_source_line"].tolist() == [2]
+    assert quality.Validator(tmp_path / "gx").validate(suite, batch).passed
 
 
 def test_row_count_bounds_scale_with_the_days_a_delivery_covers():

@@ -17,9 +17,12 @@
 
 {#- var window_start / window_end as 'YYYY-MM-DD', or none when unset (null / empty).
     --vars '{window_start: 2025-01-03}' arrives as a YAML date, a quoted value as a string;
-    both render the same. -#}
+    both render the same. Without --vars, env CRM_WINDOW_START / CRM_WINDOW_END: Dagster
+    passes the run's window that way, as changed --vars make dbt re-parse every model. -#}
 {% macro incremental_window_date(name) -%}
-    {%- set value = var(name, none) -%}
+    {%- set from_env = env_var('CRM_WINDOW_START', '') if name == 'window_start'
+        else env_var('CRM_WINDOW_END', '') -%}
+    {%- set value = var(name, from_env) -%}
     {%- if value is none or (value | string | trim) == '' -%}
         {{ return(none) }}
     {%- endif -%}

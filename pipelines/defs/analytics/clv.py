@@ -40,16 +40,14 @@ def _fit_and_score(inputs: pl.DataFrame, sufficiency: clv.Sufficiency) -> tuple[
     t_x = inputs["recency_days"].to_numpy().astype(np.float64) / clv.DAYS_PER_UNIT
     big_t = inputs["t_days"].to_numpy().astype(np.float64) / clv.DAYS_PER_UNIT
     m = inputs["monetary_value"].fill_null(np.nan).to_numpy().astype(np.float64)
-    bgnbd = clv.fit_bgnbd(x, t_x, big_t)
-    spend_rows = (x > 0) & (m > 0)
-    gamma_gamma = clv.fit_gamma_gamma(x[spend_rows], m[spend_rows])
+    bgnbd, gamma_gamma, scores = clv.fit_and_score(x, t_x, big_t, m)
+    spend_rows = clv.repeat_spenders(x, m)
     for name, fit in (("BG/NBD", bgnbd), ("Gamma-Gamma", gamma_gamma)):
         if not fit.converged:
             raise dg.Failure(
                 description=f"{name} maximum likelihood did not converge: {fit.message}",
                 metadata={"params": dg.MetadataValue.json(vars(fit.params))},
             )
-    scores = clv.score_customers(bgnbd.params, gamma_gamma.params, x, t_x, big_t, m)
     metadata = {
         **{k: float(v) for k, v in vars(bgnbd.params).items()},
         **{k: float(v) for k, v in vars(gamma_gamma.params).items()},

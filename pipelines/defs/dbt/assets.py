@@ -5,8 +5,13 @@ before the CLV asset (which reads int_customer_purchases_summarised), and the mo
 tagged ``after_clv`` read its output table. One ``dbt build`` cannot pause for it.
 """
 
+import contextlib
 import json
-from collections.abc import Mapping
+import os
+import shutil
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -51,24 +56,86 @@ translator = CrmDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset
 manifest = prepare_manifest()
 
 
+# The incremental facts' window (macros/incremental/incremental_by_date.sql reads these when
+# no --vars are given). Environment, not --vars: dbt re-parses the whole project whenever
+# --vars change, i.e. on every nightly run (DECISIONLOG.md).
+WINDOW_ENV = {"window_start": "CRM_WINDOW_START", "window_end": "CRM_WINDOW_END"}
+# dbt artefacts of the last invocations kept under <data dir>/dbt (logs, run_results.json).
+KEEP_INVOCATIONS = 10
+PARTIAL_PARSE = "partial_parse.msgpack"
+
+
 def build_args(context: dg.AssetExecutionContext) -> list[str]:
-    """`dbt build`, with the run's landing-date range as the incremental facts' window."""
-    args = ["build"]
-    window = window_of(context)
-    if window is not None:
-        window_vars = {"window_start": window[0].isoformat(), "window_end": window[1].isoformat()}
-        args += ["--vars", json.dumps(window_vars)]
+    """`dbt build` of the models, data tests and seeds. dbt unit tests test our SQL, not
+    the night's data: `make test` runs them (tests/integration/test_dbt_unit_tests.py)."""
+    args = ["build", "--exclude-resource-type", "unit_test"]
     if context.run.tags.get(FULL_REFRESH_TAG) == "true":
         args.append("--full-refresh")
     return args
 
 
+def window_env(context: dg.AssetExecutionContext) -> dict[str, str]:
+    """The run's landing-date range for the incremental facts; empty: every date."""
+    window = window_of(context)
+    start, end = (window[0].isoformat(), window[1].isoformat()) if window else ("", "")
+    return {WINDOW_ENV["window_start"]: start, WINDOW_ENV["window_end"]: end}
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """Set ``values`` while dagster-dbt starts dbt (it hands dbt a copy of os.environ)."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def invocation_dir(context: dg.AssetExecutionContext) -> Path:
+    """A new artefact folder for one dbt invocation, under the warehouse's data directory
+    (not dbt_project/target: one checkout can serve several data directories)."""
+    root = get_settings().data_dir / "dbt"
+    name = f"{context.op_execution_context.op.name}-{context.run.run_id[:8]}-{uuid.uuid4().hex[:6]}"
+    target = root / name
+    target.mkdir(parents=True)
+    # dbt parses only what changed since this warehouse's last invocation. The profile
+    # (warehouse path) and vars are part of dbt's parse state, so a parse is reusable only
+    # by invocations against the same data directory: keep it there.
+    kept = root / PARTIAL_PARSE
+    if kept.exists():
+        shutil.copyfile(kept, target / PARTIAL_PARSE)
+    return target
+
+
+def keep_invocation(target: Path) -> None:
+    """Make this invocation's parse the one the next reuses; prune old artefact folders."""
+    root = target.parent
+    parsed = target / PARTIAL_PARSE
+    if parsed.exists():
+        staged = root / f".{PARTIAL_PARSE}.{target.name}"
+        shutil.copyfile(parsed, staged)
+        staged.replace(root / PARTIAL_PARSE)
+    folders = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    for old in folders[:-KEEP_INVOCATIONS]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    invocation = dbt.cli(build_args(context), context=context, raise_on_error=False)
+    target = invocation_dir(context)
+    with _environment(window_env(context)):
+        invocation = dbt.cli(
+            build_args(context), context=context, raise_on_error=False, target_path=target
+        )
     yield from with_table_figures(invocation)
     # The event stream ends when dbt closes stdout, but the process can still hold DuckDB's
     # write lock for a moment; the next step (CLV, report) would then fail to connect.
     invocation.process.wait()
+    keep_invocation(target)
     if not invocation.is_successful():
         # dagster-dbt's own error says only "exit code 1"; name the failing tests and show
         # the rows they found, as the GE checks do.

@@ -16,7 +16,7 @@ import time
 import dagster as dg
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
-from pipelines.lib import serving
+from pipelines.lib import quality, serving
 from pipelines.lib.exports import GATED_OUTPUTS, MARTS_SCHEMA, write_exports
 from pipelines.lib.observe import preview_markdown, table_figures
 from pipelines.resources import WarehouseResource
@@ -128,6 +128,9 @@ def segment_exports(
             con, settings.exports_dir, as_of_date, context.run.run_id, gate
         )
         preview = table_figures(con, f"{MARTS_SCHEMA}.customer_segments")["preview"]
+    # The validations behind this publication, readable beside it (the checks leave the
+    # site to be built once per run: lib/quality.py Validator).
+    quality.validator_for(settings.quality_dir).build_docs()
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": sum(v["rows"] for v in manifest["outputs"].values()),
@@ -136,6 +139,7 @@ def segment_exports(
             "folder": dg.MetadataValue.path(str(folder)),
             "as_of_date": str(as_of_date),
             "gating_checks": len(checks),
+            "data_docs": dg.MetadataValue.path(str(settings.data_docs_index)),
             "rows": dg.MetadataValue.json({k: v["rows"] for k, v in manifest["outputs"].items()}),
         }
     )
@@ -185,6 +189,7 @@ def serving_version(
             "path": dg.MetadataValue.path(str(version.path)),
             "entry_point": dg.MetadataValue.path(str(settings.serving_dir / serving.CURRENT_DB)),
             "gating_checks": len(checks),
+            "data_docs": dg.MetadataValue.path(str(settings.data_docs_index)),
             "rows": dg.MetadataValue.json(version.rows),
         }
     )

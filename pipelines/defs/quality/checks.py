@@ -7,20 +7,12 @@ the failing rows, so the run's failure says why, not only which check.
 """
 
 import datetime as dt
-from functools import cache
-from pathlib import Path
 
 import dagster as dg
 
 from pipelines.lib import quality
 from pipelines.lib.contracts import Contract, load_contracts
 from pipelines.resources import WarehouseResource
-
-
-@cache
-def _validator(project_dir: Path) -> quality.Validator:
-    # One GE context per process: creating it (and importing GE) takes seconds.
-    return quality.Validator(project_dir)
 
 
 def _today() -> dt.date:
@@ -39,7 +31,7 @@ def build_suite_check(suite: quality.Suite) -> dg.AssetChecksDefinition:
         settings = warehouse.settings()
         with warehouse.connection(read_only=True) as con:
             batch = quality.fetch_batch(con, suite, _today())
-        outcome = _validator(settings.quality_dir).validate(suite, batch)
+        outcome = quality.validator_for(settings.quality_dir).validate(suite, batch)
         failed = outcome.failed_critical + outcome.failed_warning
         severity = (
             dg.AssetCheckSeverity.ERROR if outcome.failed_critical else dg.AssetCheckSeverity.WARN

@@ -1,0 +1,507 @@
+"""`crm-warehouse bench`: the whole pipeline timed on generated data, against DuckDB's own
+reading speed and the targets of docs/benchmarks.md.
+
+One call, one scale: generate the landing data once per scale and seed (cached under
+bench/cache/, timed apart), run every asset from an empty warehouse, then one incremental
+day, then DuckDB alone reading the same landing files (the ceiling for ingest), then the CLV
+fit and scoring on one million simulated customers. Figures go to bench/results/<scale>.json
+and a printed table; the scaling table compares every scale measured so far. Wall times,
+not CPU times: on the shared 2-core machines compare ratios measured within one run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+from pipelines.settings import PROJECT_ROOT, Settings, get_settings
+
+BENCH_DIR = PROJECT_ROOT / "bench"
+START = date(2025, 1, 1)
+DAYS = 365
+NEXT_DAY = START + timedelta(days=DAYS)  # the incremental run's one-day delivery
+CLV_CUSTOMERS = 1_000_000
+SCALE_ORDER = ("XS", "S", "M", "L")
+
+# docs/benchmarks.md: the targets on the 2-core / 24 GB machine.
+TARGETS = {
+    "full_run_L_seconds": 15 * 60,
+    "full_run_M_seconds": 2 * 60,
+    "peak_rss_bytes": 8 * 1024**3,
+    "ingest_over_ceiling": 2.0,
+    "incremental_over_full": 0.10,
+    "clv_1m_seconds": 15.0,
+}
+
+
+# --- measuring ------------------------------------------------------------------------------
+
+
+def process_tree_rss(root: int) -> int:
+    """Resident bytes of ``root`` and all its descendants (dbt subprocesses), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    page = os.sysconf("SC_PAGE_SIZE")
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        with contextlib.suppress(OSError):
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
+        todo += children.get(pid, [])
+    return total
+
+
+def tree_bytes(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total
+
+
+class PeakSampler:
+    """Samples the process tree's RSS and DuckDB's spill folder size while a stage runs."""
+
+    def __init__(self, spill_dir: Path, interval: float = 0.25):
+        self.spill_dir, self.interval = spill_dir, interval
+        self.peak_rss = self.peak_spill = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.peak_rss = max(self.peak_rss, process_tree_rss(os.getpid()))
+            self.peak_spill = max(self.peak_spill, tree_bytes(self.spill_dir))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> PeakSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@dataclass
+class Timed:
+    seconds: float = 0.0
+
+
+@contextlib.contextmanager
+def timed() -> Iterator[Timed]:
+    """Wall seconds of the ``with`` block, in the yielded object once the block ends."""
+    t, start = Timed(), time.perf_counter()
+    try:
+        yield t
+    finally:
+        t.seconds = time.perf_counter() - start
+
+
+# --- data -----------------------------------------------------------------------------------
+
+
+def cached_data(scale: str, seed: int) -> tuple[Path, dict]:
+    """bench/cache/<scale>-seed<seed>/: landing (a year of monthly deliveries) and next_day
+    (one daily delivery the day after), generated once; generated.json says how long it took."""
+    from pipelines.generator import generate
+
+    cache = BENCH_DIR / "cache" / f"{scale}-seed{seed}"
+    record = cache / "generated.json"
+    if record.exists():
+        return cache, {**json.loads(record.read_text()), "cached": True}
+    staging = cache.with_name(cache.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    with timed() as year:
+        generate(
+            staging / "landing", staging / "truth",
+            scale=scale, seed=seed, start_date=START, days=DAYS,
+        )  # fmt: skip
+    with timed() as day:
+        generate(
+            staging / "next_day", staging / "next_day_truth",
+            scale=scale, seed=seed, start_date=NEXT_DAY, days=1, cadence="daily",
+        )  # fmt: skip
+    facts = {
+        "generate_seconds": round(year.seconds, 2),
+        "generate_next_day_seconds": round(day.seconds, 2),
+        "landing_bytes": tree_bytes(staging / "landing"),
+    }
+    (staging / "generated.json").write_text(json.dumps(facts, indent=2))
+    shutil.rmtree(cache, ignore_errors=True)
+    staging.rename(cache)
+    return cache, {**facts, "cached": False}
+
+
+def link_tree(source: Path, target: Path) -> None:
+    """Hard-link a landing tree into the work folder (same bytes and times, no copy)."""
+    shutil.copytree(source, target, copy_function=os.link, dirs_exist_ok=True)
+
+
+# --- the pipeline's own figures ---------------------------------------------------------------
+
+
+def step_seconds(settings: Settings, run_id: str) -> dict[str, float]:
+    """Wall seconds of every step of a run, from its event log (start to success/failure)."""
+    import dagster as dg
+
+    started: dict[str, float] = {}
+    seconds: dict[str, float] = {}
+    os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
+    with dg.DagsterInstance.get() as instance:
+        for entry in instance.all_logs(run_id):
+            event = entry.dagster_event
+            if event is None or entry.step_key is None:
+                continue
+            if event.event_type_value == "STEP_START":
+                started[entry.step_key] = entry.timestamp
+            elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
+                seconds[entry.step_key] = entry.timestamp - started.get(
+                    entry.step_key, entry.timestamp
+                )
+    return seconds
+
+
+def stages(steps: dict[str, float], wall: float) -> dict[str, float]:
+    """Steps grouped as the docs report them; `orchestration` is the rest of the wall time
+    (run start, Dagster's planning and event storage between steps, the summary)."""
+    from pipelines.lib.contracts import load_contracts
+
+    sources = sorted(load_contracts())
+    out: dict[str, float] = {f"ingest {s}": steps.get(f"raw__{s}", 0.0) for s in sources}
+    out["ingest (all sources)"] = sum(out.values())
+    named = {f"raw__{s}" for s in sources}
+    groups = {
+        "checks (GE, row accounting, freshness)": [
+            k for k in steps if (k not in named and k.startswith("raw__")) or "_ge_" in k
+        ],
+        "dbt build (models and data tests)": ["crm_dbt_models"],
+        "CLV fit and scoring": ["customer_clv"],
+        "dbt build after CLV": ["crm_dbt_models_after_clv"],
+        "customer report": ["customer_report"],
+        "publish (exports, serving version)": ["segment_exports", "serving_version"],
+    }
+    for label, keys in groups.items():
+        out[label] = sum(steps.get(k, 0.0) for k in set(keys))
+    accounted = out["ingest (all sources)"] + sum(out[label] for label in groups)
+    out["orchestration (Dagster, between steps)"] = max(0.0, wall - accounted)
+    return {k: round(v, 2) for k, v in out.items()}
+
+
+def dbt_breakdown(settings: Settings, run_id: str) -> dict[str, float]:
+    """dbt's own execution seconds by layer (identity resolution apart), summed over the
+    run's invocations; with 2 threads the sum exceeds the wall time."""
+    layers: dict[str, float] = {}
+    for results in (settings.data_dir / "dbt").glob(f"*-{run_id[:8]}-*/run_results.json"):
+        for node in json.loads(results.read_text())["results"]:
+            kind, _project, *rest = node["unique_id"].split(".")
+            name = rest[0] if rest else ""
+            if kind == "model" and "identit" in name:
+                label = "models: identity resolution"
+            elif kind == "model":
+                layer = name.split("_")[0]
+                label = f"models: {layer}" if layer in ("stg", "int") else "models: marts"
+            else:
+                label = f"{kind}s"
+            layers[label] = layers.get(label, 0.0) + node["execution_time"]
+    return {k: round(v, 2) for k, v in sorted(layers.items())}
+
+
+# --- the ceiling: DuckDB alone -----------------------------------------------------------------
+
+
+def ceiling_seconds(landing: Path, work: Path, settings: Settings) -> dict[str, float]:
+    """DuckDB reading every landing file into a table with its own readers and no checks
+    (same memory limit and threads as the pipeline). GB18030 files are transcoded first as
+    ingest does: DuckDB cannot read them without the `encodings` extension, which would be
+    downloaded."""
+    from pipelines.lib.contracts import load_contracts
+    from pipelines.lib.landing import detect_encoding, discover, transcode_to_utf8
+
+    database = work / "ceiling.duckdb"
+    out: dict[str, float] = {}
+    with duckdb.connect(
+        str(database),
+        config={
+            "memory_limit": settings.duckdb_memory_limit,
+            "threads": settings.duckdb_threads,
+            "temp_directory": str(work / "ceiling_tmp"),
+        },
+    ) as con:
+        for source, contract in sorted(load_contracts().items()):
+            files, _problems = discover(landing, source, quiet_seconds=0)
+            with timed() as t:
+                for i, file in enumerate(files):
+                    path = file.path
+                    if file.kind != "parquet" and detect_encoding(file) == "gb18030":
+                        path = transcode_to_utf8(file, "gb18030", work / "ceiling_utf8.csv")
+                    if file.kind == "parquet":
+                        reader = "read_parquet($p)"
+                    elif file.kind == "jsonl" or contract.format == "jsonl":
+                        reader = "read_json($p, format = 'newline_delimited', ignore_errors = true)"
+                    else:
+                        # ingest's dialect, minus its rejects table: bad rows are dropped
+                        reader = (
+                            "read_csv($p, header = true, delim = ',', quote = '\"', "
+                            "escape = '\"', all_varchar = true, ignore_errors = true, "
+                            "max_line_size = 20000000)"
+                        )
+                    con.execute(
+                        f"create table {source}_{i} as select * from {reader}", {"p": str(path)}
+                    )
+            out[source] = round(t.seconds, 2)
+    out["all sources"] = round(sum(out.values()), 2)
+    return out
+
+
+# --- CLV at a million customers -----------------------------------------------------------------
+
+
+def clv_million_seconds(n: int = CLV_CUSTOMERS, seed: int = 42) -> dict:
+    """BG/NBD + Gamma-Gamma fit and scoring (pipelines.lib.clv.fit_and_score, the asset's
+    computation) on ``n`` simulated customers observed 1-104 weeks, at day granularity."""
+    from pipelines.lib import clv
+
+    rng = np.random.default_rng(seed)
+    big_t = rng.integers(7, 729, n) / 7.0
+    x, t_x, big_t = clv.simulate_bgnbd(clv.BgNbdParams(r=0.25, alpha=4.0, a=0.8, b=2.5), big_t, rng)
+    t_x = np.round(t_x * 7) / 7
+    m = clv.simulate_gamma_gamma(clv.GammaGammaParams(p=6.0, q=4.0, v=15.0), x, rng)
+    with timed() as t:
+        bgnbd, gamma_gamma, scores = clv.fit_and_score(x, t_x, big_t, m)
+    return {
+        "customers": n,
+        "seconds": round(t.seconds, 2),
+        "converged": bool(bgnbd.converged and gamma_gamma.converged),
+        "scored": len(next(iter(scores.values()))),
+    }
+
+
+# --- one benchmark -----------------------------------------------------------------------------
+
+
+def _machine(settings: Settings) -> dict:
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return {
+        "cpus": os.cpu_count(),
+        "memory_bytes": memory,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+        "duckdb_memory_limit": settings.duckdb_memory_limit,
+        "duckdb_threads": settings.duckdb_threads,
+    }
+
+
+def _run(settings: Settings, window=None) -> tuple[float, object, PeakSampler]:
+    from pipelines.run import run_succeeded, run_warehouse_job
+
+    # Each step is shown as it ends on stderr; dagster-dbt's echo of every dbt event goes to
+    # the log, as with `crm-warehouse run`.
+    log_path = settings.data_dir / "logs" / "bench-run.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    terminal = sys.stderr
+    with (
+        open(log_path, "a", encoding="utf-8") as log,
+        contextlib.redirect_stdout(log),
+        PeakSampler(settings.duckdb_temp_dir) as peaks,
+        timed() as t,
+    ):
+        result = run_warehouse_job(settings, window=window, progress=terminal)
+    if result is None or not run_succeeded(result):
+        raise RuntimeError(
+            f"the benchmark run failed; see the Dagster run in {settings.dagster_home} "
+            "(DAGSTER_HOME) and the dbt logs under " + str(settings.data_dir / "dbt")
+        )
+    return t.seconds, result, peaks
+
+
+def run_benchmark(scale: str, seed: int = 42) -> dict:
+    """Generate (cached), run from empty, run one incremental day, measure the ceiling and
+    CLV at a million customers; write bench/results/<scale>.json and return the figures."""
+    from pipelines.run import warehouse_figures
+    from pipelines.settings import export_to_environment
+
+    cache, generated = cached_data(scale, seed)
+    work = BENCH_DIR / "work" / scale
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    for var in ("CRM_LANDING_DIR", "DUCKDB_PATH", "CRM_DUCKDB_TEMP_DIR", "DAGSTER_HOME"):
+        os.environ.pop(var, None)
+    os.environ["CRM_DATA_DIR"] = str(work)
+    settings = export_to_environment(get_settings())
+    link_tree(cache / "landing", settings.landing_dir)
+
+    full_seconds, full, full_peaks = _run(settings)
+    figures = warehouse_figures(settings)
+    rows_in = sum(s["rows_in"] for s in figures["sources"].values())
+    steps = step_seconds(settings, full.run_id)
+    full_stages = stages(steps, full_seconds)
+
+    link_tree(cache / "next_day", settings.landing_dir)
+    day_seconds, day, day_peaks = _run(settings, window=(NEXT_DAY, NEXT_DAY))
+    day_rows = sum(s["rows_in"] for s in warehouse_figures(settings)["sources"].values()) - rows_in
+
+    ceiling = ceiling_seconds(cache / "landing", work, settings)
+    ingest = full_stages["ingest (all sources)"]
+    results = {
+        "scale": scale,
+        "seed": seed,
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": _machine(settings),
+        "generate": generated,
+        "rows": {
+            "landing_rows": rows_in,
+            "per_source": {k: v["rows_in"] for k, v in figures["sources"].items()},
+            "marts": figures["marts"],
+        },
+        "full_run": {
+            "seconds": round(full_seconds, 2),
+            "rows_per_second": round(rows_in / full_seconds),
+            "stages": full_stages,
+            "dbt_node_seconds": dbt_breakdown(settings, full.run_id),
+            "peak_rss_bytes": full_peaks.peak_rss,
+            "peak_spill_bytes": full_peaks.peak_spill,
+        },
+        "incremental_day": {
+            "landing_date": NEXT_DAY.isoformat(),
+            "rows": day_rows,
+            "seconds": round(day_seconds, 2),
+            "stages": stages(step_seconds(settings, day.run_id), day_seconds),
+            "peak_rss_bytes": day_peaks.peak_rss,
+            "over_full_run": round(day_seconds / full_seconds, 3),
+        },
+        "ingest": {
+            "seconds": ingest,
+            "rows_per_second": round(rows_in / ingest) if ingest else None,
+            "ceiling_seconds": ceiling,
+            "over_ceiling": round(ingest / ceiling["all sources"], 2),
+        },
+        "clv_1m": clv_million_seconds(seed=seed),
+    }
+    results["targets"] = target_verdicts(results)
+    out = BENCH_DIR / "results" / f"{scale}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    return results
+
+
+def target_verdicts(r: dict) -> list[dict]:
+    def verdict(name: str, value: float, limit: float) -> dict:
+        return {"target": name, "value": value, "limit": limit, "met": value <= limit}
+
+    out = [
+        verdict("peak RSS (bytes)", r["full_run"]["peak_rss_bytes"], TARGETS["peak_rss_bytes"]),
+        verdict(
+            "ingest / DuckDB ceiling", r["ingest"]["over_ceiling"], TARGETS["ingest_over_ceiling"]
+        ),
+        verdict(
+            "incremental day / full run",
+            r["incremental_day"]["over_full_run"],
+            TARGETS["incremental_over_full"],
+        ),
+        verdict(
+            "CLV fit + scoring, 1M customers (s)", r["clv_1m"]["seconds"], TARGETS["clv_1m_seconds"]
+        ),
+    ]
+    key = f"full_run_{r['scale']}_seconds"
+    if key in TARGETS:
+        out.insert(
+            0, verdict(f"full run, scale {r['scale']} (s)", r["full_run"]["seconds"], TARGETS[key])
+        )
+    return out
+
+
+# --- printing --------------------------------------------------------------------------------
+
+
+def _gb(n: int) -> str:
+    return f"{n / 1024**3:.2f} GB"
+
+
+def report(r: dict) -> str:
+    m, full, day, ing = r["machine"], r["full_run"], r["incremental_day"], r["ingest"]
+    gen = r["generate"]
+    lines = [
+        f"benchmark scale {r['scale']} seed {r['seed']} on {m['cpus']} cores, {_gb(m['memory_bytes'])}"
+        f" (DuckDB {m['duckdb']}, memory_limit {m['duckdb_memory_limit']}, threads {m['duckdb_threads']})",
+        f"data: {r['rows']['landing_rows']:,} landing rows, {_gb(gen['landing_bytes'])}; generated in "
+        f"{gen['generate_seconds']} s" + (" (cached)" if gen["cached"] else ""),
+        "",
+        f"{'full run from empty':<44}{full['seconds']:>10.1f} s   {full['rows_per_second']:>9,} rows/s",
+    ]
+    for stage, seconds in full["stages"].items():
+        lines.append(f"  {stage:<42}{seconds:>10.1f} s")
+    lines.append("  dbt node seconds (sum over 2 threads):")
+    for label, seconds in full["dbt_node_seconds"].items():
+        lines.append(f"    {label:<40}{seconds:>10.1f} s")
+    lines += [
+        f"  {'peak RSS, process tree':<42}{_gb(full['peak_rss_bytes']):>12}",
+        f"  {'peak DuckDB spill':<42}{_gb(full['peak_spill_bytes']):>12}",
+        f"{'one incremental day (' + day['landing_date'] + ')':<44}{day['seconds']:>10.1f} s   "
+        f"{day['over_full_run']:.1%} of the full run",
+        f"{'ingest':<44}{ing['seconds']:>10.1f} s   {ing['rows_per_second'] or 0:>9,} rows/s",
+        f"{'DuckDB alone reading the same files':<44}{ing['ceiling_seconds']['all sources']:>10.1f} s   "
+        f"ingest / ceiling = {ing['over_ceiling']:.2f}",
+        f"{'CLV fit + scoring, 1M customers':<44}{r['clv_1m']['seconds']:>10.1f} s",
+        "",
+        "targets:",
+    ]
+    for t in r["targets"]:
+        value, limit = t["value"], t["limit"]
+        if "bytes" in t["target"]:
+            value, limit = _gb(value), _gb(limit)
+        lines.append(
+            f"  {'met ' if t['met'] else 'MISSED'}  {t['target']:<40}{value!s:>12} <= {limit}"
+        )
+    return "\n".join(lines)
+
+
+def scaling_table() -> str:
+    """Every scale measured so far: rows, full-run seconds, and how time grew against rows."""
+    rows = []
+    for scale in SCALE_ORDER:
+        path = BENCH_DIR / "results" / f"{scale}.json"
+        if path.exists():
+            r = json.loads(path.read_text())
+            rows.append(
+                (
+                    scale,
+                    r["rows"]["landing_rows"],
+                    r["full_run"]["seconds"],
+                    r["incremental_day"]["seconds"],
+                )
+            )
+    lines = [
+        f"{'scale':<6}{'landing rows':>14}{'full run s':>12}{'µs/row':>9}{'rows x':>9}{'time x':>9}{'day s':>8}"
+    ]
+    previous = None
+    for scale, n, seconds, day in rows:
+        grow = f"{n / previous[0]:>9.1f}{seconds / previous[1]:>9.1f}" if previous else f"{'':>18}"
+        lines.append(
+            f"{scale:<6}{n:>14,}{seconds:>12.1f}{seconds / n * 1e6:>9.1f}{grow}{day:>8.1f}"
+        )
+        previous = (n, seconds)
+    return "\n".join(lines)
