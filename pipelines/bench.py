@@ -257,6 +257,7 @@ def ceiling_seconds(landing: Path, work: Path, settings: Settings) -> dict[str, 
             "temp_directory": str(work / "ceiling_tmp"),
         },
     ) as con:
+        con.execute("set enable_progress_bar = false")  # it would draw on the bench's output
         for source, contract in sorted(load_contracts().items()):
             files, _problems = discover(landing, source, quiet_seconds=0)
             with timed() as t:
@@ -322,7 +323,8 @@ def _machine(settings: Settings) -> dict:
     }
 
 
-def _run(settings: Settings, window=None) -> tuple[float, object, PeakSampler]:
+def _run(settings: Settings, window=None) -> tuple[float, object, PeakSampler, str | None]:
+    """(wall seconds, result, peaks, why it failed or None)."""
     from pipelines.run import run_succeeded, run_warehouse_job
 
     # Each step is shown as it ends on stderr; dagster-dbt's echo of every dbt event goes to
@@ -337,12 +339,16 @@ def _run(settings: Settings, window=None) -> tuple[float, object, PeakSampler]:
         timed() as t,
     ):
         result = run_warehouse_job(settings, window=window, progress=terminal)
-    if result is None or not run_succeeded(result):
-        raise RuntimeError(
-            f"the benchmark run failed; see the Dagster run in {settings.dagster_home} "
-            "(DAGSTER_HOME) and the dbt logs under " + str(settings.data_dir / "dbt")
-        )
-    return t.seconds, result, peaks
+    failure = None
+    if result is None:
+        failure = "no complete delivery in the window"
+    elif not run_succeeded(result):
+        messages = [
+            e.event_specific_data.error.message for e in result.all_events if e.is_step_failure
+        ]
+        failure = "\n".join(m.strip() for m in messages) or "the run published nothing"
+        failure += f"\n(Dagster run {result.run_id} in {settings.dagster_home})"
+    return t.seconds, result, peaks, failure
 
 
 def run_benchmark(scale: str, seed: int = 42) -> dict:
@@ -361,14 +367,17 @@ def run_benchmark(scale: str, seed: int = 42) -> dict:
     settings = export_to_environment(get_settings())
     link_tree(cache / "landing", settings.landing_dir)
 
-    full_seconds, full, full_peaks = _run(settings)
+    full_seconds, full, full_peaks, failure = _run(settings)
+    if failure:
+        raise RuntimeError(f"the benchmark's full run failed:\n{failure}")
     figures = warehouse_figures(settings)
     rows_in = sum(s["rows_in"] for s in figures["sources"].values())
     steps = step_seconds(settings, full.run_id)
     full_stages = stages(steps, full_seconds)
 
     link_tree(cache / "next_day", settings.landing_dir)
-    day_seconds, day, day_peaks = _run(settings, window=(NEXT_DAY, NEXT_DAY))
+    # A failed incremental run is a result too (it is reported, the rest is measured).
+    day_seconds, day, day_peaks, day_failure = _run(settings, window=(NEXT_DAY, NEXT_DAY))
     day_rows = sum(s["rows_in"] for s in warehouse_figures(settings)["sources"].values()) - rows_in
 
     ceiling = ceiling_seconds(cache / "landing", work, settings)
@@ -398,7 +407,8 @@ def run_benchmark(scale: str, seed: int = 42) -> dict:
             "seconds": round(day_seconds, 2),
             "stages": stages(step_seconds(settings, day.run_id), day_seconds),
             "peak_rss_bytes": day_peaks.peak_rss,
-            "over_full_run": round(day_seconds / full_seconds, 3),
+            "over_full_run": None if day_failure else round(day_seconds / full_seconds, 3),
+            "failed": day_failure,
         },
         "ingest": {
             "seconds": ingest,
@@ -416,8 +426,14 @@ def run_benchmark(scale: str, seed: int = 42) -> dict:
 
 
 def target_verdicts(r: dict) -> list[dict]:
-    def verdict(name: str, value: float, limit: float) -> dict:
-        return {"target": name, "value": value, "limit": limit, "met": value <= limit}
+    def verdict(name: str, value: float | None, limit: float) -> dict:
+        # None: the stage failed, which misses the target
+        return {
+            "target": name,
+            "value": value,
+            "limit": limit,
+            "met": value is not None and value <= limit,
+        }
 
     out = [
         verdict("peak RSS (bytes)", r["full_run"]["peak_rss_bytes"], TARGETS["peak_rss_bytes"]),
@@ -468,7 +484,11 @@ def report(r: dict) -> str:
         f"  {'peak RSS, process tree':<42}{_gb(full['peak_rss_bytes']):>12}",
         f"  {'peak DuckDB spill':<42}{_gb(full['peak_spill_bytes']):>12}",
         f"{'one incremental day (' + day['landing_date'] + ')':<44}{day['seconds']:>10.1f} s   "
-        f"{day['over_full_run']:.1%} of the full run",
+        + (
+            f"{day['over_full_run']:.1%} of the full run"
+            if day["failed"] is None
+            else "FAILED: " + day["failed"].splitlines()[0]
+        ),
         f"{'ingest':<44}{ing['seconds']:>10.1f} s   {ing['rows_per_second'] or 0:>9,} rows/s",
         f"{'DuckDB alone reading the same files':<44}{ing['ceiling_seconds']['all sources']:>10.1f} s   "
         f"ingest / ceiling = {ing['over_ceiling']:.2f}",
@@ -478,7 +498,9 @@ def report(r: dict) -> str:
     ]
     for t in r["targets"]:
         value, limit = t["value"], t["limit"]
-        if "bytes" in t["target"]:
+        if value is None:
+            value = "failed"
+        elif "bytes" in t["target"]:
             value, limit = _gb(value), _gb(limit)
         lines.append(
             f"  {'met ' if t['met'] else 'MISSED'}  {t['target']:<40}{value!s:>12} <= {limit}"
