@@ -173,11 +173,12 @@ def link_tree(source: Path, target: Path) -> None:
 def step_seconds(settings: Settings, run_id: str) -> dict[str, float]:
     """Wall seconds of every step of a run, from its event log (start to success/failure)."""
     import dagster as dg
+    from dagster._core.instance.ref import InstanceRef
 
     started: dict[str, float] = {}
     seconds: dict[str, float] = {}
-    os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
-    with dg.DagsterInstance.get() as instance:
+    # The run's own instance, named by path: no DAGSTER_HOME set as a side effect.
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(settings.dagster_home))) as instance:
         for entry in instance.all_logs(run_id):
             event = entry.dagster_event
             if event is None or entry.step_key is None:
