@@ -31,6 +31,8 @@ DAYS = XS_DAYS
 NEXT_DAY = START + timedelta(days=DAYS)
 
 MARTS = ("customers", "orders", "order_lines", "interactions", "products", "stores")
+# the date-keyed incremental marts (macros/incremental/incremental_by_date.sql)
+FACTS = ("orders", "order_lines", "interactions")
 
 
 def _truth(truth_dir: Path, table: str, tag: str | None = None) -> pl.DataFrame:
@@ -222,9 +224,25 @@ def test_a_new_day_adds_exactly_its_rows(warehouse):
         days=1,
         cadence="daily",
     )
+    with connect(settings, read_only=True) as con:
+        last_rowid = {
+            fact: con.execute(f"select max(rowid) from marts.{fact}").fetchone()[0]
+            for fact in FACTS
+        }
     # As the sensor or `crm-warehouse backfill --from D --to D` runs it: one landing date.
     result = run_warehouse_job(settings, window=(NEXT_DAY, NEXT_DAY))
     assert run_succeeded(result), result
+    # The window reached dbt: each incremental fact rewrote the dates the day touched (the
+    # new day, and dates whose rows changed through identity merges), not every date as
+    # a run without a window does. delete+insert appends what it writes after the
+    # untouched rows, which keep their rowid.
+    with connect(settings, read_only=True) as con:
+        for fact, rowid in last_rowid.items():
+            written, total = con.execute(
+                f"select count(*) filter (where rowid > ?), count(*) from marts.{fact}",
+                [rowid],
+            ).fetchone()
+            assert 0 < written < total / 2, (fact, written, total)
     ingested = {
         (e.asset_key.path[-1], e.partition)
         for e in result.get_asset_materialization_events()

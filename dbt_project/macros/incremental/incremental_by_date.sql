@@ -17,12 +17,16 @@
 
 {#- var window_start / window_end as 'YYYY-MM-DD', or none when unset (null / empty).
     --vars '{window_start: 2025-01-03}' arrives as a YAML date, a quoted value as a string;
-    both render the same. Without --vars, env CRM_WINDOW_START / CRM_WINDOW_END: Dagster
-    passes the run's window that way, as changed --vars make dbt re-parse every model. -#}
+    both render the same. When the var is null (dbt_project.yml declares it so), env
+    CRM_WINDOW_START / CRM_WINDOW_END: Dagster passes the run's window that way, as changed
+    --vars make dbt re-parse every model. (var(name, default) is no fallback here: a var
+    the project declares, even as null, never takes the default.) -#}
 {% macro incremental_window_date(name) -%}
-    {%- set from_env = env_var('CRM_WINDOW_START', '') if name == 'window_start'
-        else env_var('CRM_WINDOW_END', '') -%}
-    {%- set value = var(name, from_env) -%}
+    {%- set value = var(name, none) -%}
+    {%- if value is none or (value | string | trim) == '' -%}
+        {%- set value = env_var('CRM_WINDOW_START', '') if name == 'window_start'
+            else env_var('CRM_WINDOW_END', '') -%}
+    {%- endif -%}
     {%- if value is none or (value | string | trim) == '' -%}
         {{ return(none) }}
     {%- endif -%}
@@ -114,20 +118,34 @@
     compare_columns changed (null-safe). Returns (stored_date, fresh_date) per changed row;
     both are affected (the old date loses the row, the new one gains it). Compare only the
     columns that can change without a delivery of the row's own key (attributes joined in
-    from other tables); the model's own columns change only through (a). -#}
+    from other tables); the model's own columns change only through (a). The columns are
+    compared through row_fingerprint (macros/portable/row_fingerprint.sql). -#}
 {% macro changed_rows(fresh, unique_id, date_column, compare_columns) -%}
+    {#- Only id, date and a fingerprint of compare_columns go through the join: carrying
+        the columns themselves made this join the largest memory user of an incremental
+        night (docs/benchmarks.md). -#}
     select
         stored.{{ date_column }} as stored_date,
         fresh.{{ date_column }} as fresh_date
-    from {{ this }} as stored
-    full outer join {{ fresh }} as fresh
+    from (
+        select
+            {{ unique_id }},
+            {{ date_column }},
+            {{ row_fingerprint(compare_columns) }} as row_fingerprint
+        from {{ this }}
+    ) as stored
+    full outer join (
+        select
+            {{ unique_id }},
+            {{ date_column }},
+            {{ row_fingerprint(compare_columns) }} as row_fingerprint
+        from {{ fresh }}
+    ) as fresh
         on stored.{{ unique_id }} = fresh.{{ unique_id }}
     where stored.{{ unique_id }} is null
         or fresh.{{ unique_id }} is null
         or stored.{{ date_column }} is distinct from fresh.{{ date_column }}
-        {%- for column in compare_columns %}
-        or stored.{{ column }} is distinct from fresh.{{ column }}
-        {%- endfor %}
+        or stored.row_fingerprint <> fresh.row_fingerprint
 {%- endmacro %}
 
 
