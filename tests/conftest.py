@@ -129,3 +129,46 @@ def xs_warehouse_copy(xs_warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("CRM_DATA_DIR", str(data))
     monkeypatch.setenv("CRM_DUCKDB_MEMORY_LIMIT", "1GB")
     return get_settings()
+
+
+@pytest.fixture(scope="session")
+def identity_macro_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A throw-away dbt project holding only the identity macros and the real vars, to
+    compile or run the macros on chosen values without the warehouse."""
+    import yaml
+
+    root = tmp_path_factory.mktemp("identity_macros")
+    dbt_project_dir = PROJECT_ROOT / "dbt_project"
+    with (dbt_project_dir / "dbt_project.yml").open(encoding="utf-8") as f:
+        real = yaml.safe_load(f)
+    project = {
+        "name": "crm_warehouse",  # the dispatch namespace the macros use
+        "version": "0.1.0",
+        "config-version": 2,
+        "profile": "identity_macros",
+        "macro-paths": ["macros"],
+        "vars": real["vars"],
+    }
+    (root / "dbt_project.yml").write_text(yaml.safe_dump(project), encoding="utf-8")
+    profile = {
+        "identity_macros": {
+            "target": "dev",
+            "outputs": {"dev": {"type": "duckdb", "path": str(root / "macros.duckdb")}},
+        }
+    }
+    (root / "profiles.yml").write_text(yaml.safe_dump(profile), encoding="utf-8")
+    shutil.copytree(dbt_project_dir / "macros" / "identity", root / "macros" / "identity")
+    return root
+
+
+def dbt_in(project: Path, *args: str):
+    """dbt in this process on a throw-away project; returns the dbtRunnerResult."""
+    from dbt.cli.main import dbtRunner
+
+    return dbtRunner().invoke(
+        [
+            *args,
+            *("--project-dir", str(project), "--profiles-dir", str(project)),
+            *("--target-path", str(project / "target"), "--log-path", str(project / "logs")),
+        ]
+    )

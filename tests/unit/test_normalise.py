@@ -8,15 +8,12 @@ executed by DuckDB in a throw-away project) to prove the two implementations agr
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
 from pipelines.lib import normalise as n
-
-DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
+from tests.conftest import dbt_in
 
 EMAIL_CASES: list[tuple[str | None, str | None]] = [
     ("Alice@Example.COM", "alice@example.com"),
@@ -233,53 +230,10 @@ order by case_no
 """
 
 
-@pytest.fixture(scope="module")
-def macro_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A throw-away dbt project holding only the identity macros and the real vars."""
-    root = tmp_path_factory.mktemp("identity_macros")
-    with (DBT_PROJECT_DIR / "dbt_project.yml").open(encoding="utf-8") as f:
-        real = yaml.safe_load(f)
-    project = {
-        "name": "crm_warehouse",  # the dispatch namespace the macros use
-        "version": "0.1.0",
-        "config-version": 2,
-        "profile": "identity_macros",
-        "macro-paths": ["macros"],
-        "vars": real["vars"],
-    }
-    (root / "dbt_project.yml").write_text(yaml.safe_dump(project), encoding="utf-8")
-    profile = {
-        "identity_macros": {
-            "target": "dev",
-            "outputs": {"dev": {"type": "duckdb", "path": str(root / "macros.duckdb")}},
-        }
-    }
-    (root / "profiles.yml").write_text(yaml.safe_dump(profile), encoding="utf-8")
-    shutil.copytree(DBT_PROJECT_DIR / "macros" / "identity", root / "macros" / "identity")
-    return root
-
-
-def test_sql_macros_agree_with_python(macro_project: Path) -> None:
-    from dbt.cli.main import dbtRunner
-
+def test_sql_macros_agree_with_python(identity_macro_project: Path) -> None:
     cases = _agreement_cases()
-    result = dbtRunner().invoke(
-        [
-            "show",
-            "--inline",
-            _macro_query(cases),
-            "--limit",
-            "-1",
-            "--project-dir",
-            str(macro_project),
-            "--profiles-dir",
-            str(macro_project),
-            "--target-path",
-            str(macro_project / "target"),
-            "--log-path",
-            str(macro_project / "logs"),
-            "--quiet",
-        ]
+    result = dbt_in(
+        identity_macro_project, "show", "--inline", _macro_query(cases), "--limit", "-1", "--quiet"
     )
     assert result.success, result.exception
     table = result.result.results[0].agate_table
