@@ -1,10 +1,11 @@
 """Load landing files into append-only ``raw.<source>`` tables, contract-driven.
 
-Per file: DuckDB's own CSV/JSON readers parse the file as text (no per-row Python), the
-contract maps headers to columns and types them in one SQL projection, and every row ends
-either in ``raw.<source>`` or in ``raw.quarantine`` with its line, column, reason and
-original text. ``raw.loads`` is the content-hash manifest: a file whose bytes were loaded
-before is skipped; one that cannot be read at all is recorded as rejected and reported.
+Per file: DuckDB's own CSV/JSON readers parse the file as text (no per-row Python, except
+to number the rows of a CSV file that has empty lines), the contract maps headers to
+columns and types them in one SQL projection, and every row ends either in
+``raw.<source>`` or in ``raw.quarantine`` with its line, column, reason and original text.
+``raw.loads`` is the content-hash manifest: a file whose bytes were loaded before is
+skipped; one that cannot be read at all is recorded as rejected and reported.
 
 All SQL here is built from the contract (repository code) and DuckDB-quoted identifiers;
 file paths and data values are always bound as parameters.
@@ -12,9 +13,13 @@ file paths and data values are always bound as parameters.
 
 from __future__ import annotations
 
+import csv
+import gzip
 import hashlib
 import tempfile
 import time
+import zlib
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +36,11 @@ from pipelines.lib.landing import (
 )
 
 RAW_SCHEMA = "raw"
+
+# Longest record (CSV) or line (JSON Lines) read; a field may be as long, so Python's csv
+# module, which reads headers and finds empty lines, must accept it too.
+MAX_LINE_BYTES = 20_000_000
+csv.field_size_limit(MAX_LINE_BYTES)
 
 LOADS_DDL = f"""
 create table if not exists {RAW_SCHEMA}.loads (
@@ -195,20 +205,102 @@ def _typed_select(contract: Contract, mapping: dict[str, str], stage: str) -> st
 # --- reading files into an all-text stage ------------------------------------------------
 
 
-def _read_csv(con, path: Path, stage: str, rejects: str) -> list[tuple[int, str, str]]:
-    """CSV -> temp table of text columns; returns rejected records (line, reason, text)."""
+def _csv_records(path: Path) -> Iterator[list[str]]:
+    """The CSV records of a (UTF-8) file as Python's csv module reads them: the same RFC 4180
+    quoting as DuckDB's strict mode, and an empty line is an empty record. Undecodable bytes
+    become U+FFFD: quotes, commas and line breaks are ASCII, so record bounds do not move."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="") as fh:
+        yield from csv.reader(fh)
+
+
+def _may_have_empty_lines(path: Path) -> bool:
+    """A byte scan (no CSV parsing) for an empty line anywhere, the file start included."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    tail = b"\n"
+    with opener(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            block = tail + chunk
+            # Looking for \r is cheap; each two-byte pattern costs a pass: LF files need one.
+            if b"\r" not in block:
+                if b"\n\n" in block:
+                    return True
+            elif b"\n\n" in block or b"\n\r\n" in block or b"\r\r" in block:
+                return True
+            tail = block[-2:]
+    return False
+
+
+def _csv_layout(path: Path, name: str) -> tuple[list[str], int, list[int]]:
+    """(header, its line number, the numbers of the empty lines), numbered as DuckDB numbers
+    the lines of its rejected records: one per record, one per empty line, from 1.
+
+    The header is the first record that is not empty. DuckDB skips empty lines but counts
+    them, so the accepted rows after one must skip its number too; only a file that has one
+    is parsed here in full (Python is slow; empty lines are rare).
+    """
+    records = enumerate(_csv_records(path), start=1)
+    empty: list[int] = []
+    try:
+        for number, record in records:
+            if record:
+                if _may_have_empty_lines(path):
+                    empty += [n for n, later in records if not later]
+                return record, number, empty
+            empty.append(number)
+    except csv.Error as exc:
+        raise LandingError(f"{name}: cannot parse: {exc}") from exc
+    except (OSError, EOFError, zlib.error) as exc:
+        raise LandingError(f"{name}: cannot read file: {exc}") from exc
+    raise LandingError(f"{name}: no header row (the file holds only empty lines)")
+
+
+def _stage_names(delivered: list[str]) -> list[str]:
+    """Stage column names for delivered ones, as DuckDB's own reader names them: an empty
+    name becomes ``column<i>``, a repeat gets ``_1``, ``_2``... DuckDB compares names
+    case-insensitively, and a column named ``rowid`` (or ``_line``) would hide the stage's
+    row id (its line), which carries the file order, so those count as repeats too."""
+    taken = {"rowid", "_line"}
+    names = []
+    for i, name in enumerate(delivered):
+        base = name or f"column{i}"
+        candidate, n = base, 0
+        while candidate.casefold() in taken:
+            n += 1
+            candidate = f"{base}_{n}"
+        taken.add(candidate.casefold())
+        names.append(candidate)
+    return names
+
+
+def _read_csv(
+    con, path: Path, name: str, stage: str, rejects: str
+) -> tuple[list[tuple[int, str, str]], list[int]]:
+    """CSV -> temp table of text columns; returns rejected records (line, reason, text) and
+    the lines that are not records (header, empty lines).
+
+    The columns are the header's, given to DuckDB rather than sniffed: the sniffer gives up
+    on a whole file when a quote in its sample never closes, where the same quote further
+    down only costs its own record (UNQUOTED VALUE). An empty field reads as '' (nullstr is
+    a byte no export holds): DuckDB drops NULL fields past the last column, so a row split by
+    an unquoted comma whose trailing fields are empty would load with its values shifted
+    instead of being rejected as TOO MANY COLUMNS.
+    """
+    header, header_line, empty = _csv_layout(path, name)
+    columns = {column: "VARCHAR" for column in _stage_names(header)}
     con.execute(
         f"create temp table {stage} as select * from read_csv($path, header = true, "
-        "all_varchar = true, delim = ',', quote = '\"', escape = '\"', strict_mode = true, "
-        "max_line_size = 20000000, store_rejects = true, "
+        "skip = $skip, auto_detect = false, columns = $columns, delim = ',', quote = '\"', "
+        "escape = '\"', strict_mode = true, nullstr = '\x01', "
+        f"max_line_size = {MAX_LINE_BYTES}, store_rejects = true, "
         f"rejects_table = '{rejects}', rejects_scan = '{rejects}_scan')",
-        {"path": str(path)},
+        {"path": str(path), "skip": header_line - 1, "columns": columns},
     )
     rows = con.execute(
         f"select line, string_agg(distinct error_type || coalesce(' ' || column_name, '') || ': ' "
         f"|| error_message, '; '), any_value(csv_line) from {rejects} group by line order by line"
     ).fetchall()
-    return [(int(line), reason, text) for line, reason, text in rows]
+    return [(int(line), reason, text) for line, reason, text in rows], [header_line, *empty]
 
 
 def _read_jsonl(con, path: Path, stage: str, contract: Contract) -> list[tuple[int, str, str]]:
@@ -219,7 +311,7 @@ def _read_jsonl(con, path: Path, stage: str, contract: Contract) -> list[tuple[i
     con.execute(
         f"create temp table {lines} as select row_number() over () + 0 as line, column0 as text "
         "from read_csv($path, header = false, auto_detect = false, delim = '\x01', quote = '', "
-        "escape = '', columns = {'column0': 'VARCHAR'}, max_line_size = 20000000)",
+        f"escape = '', columns = {{'column0': 'VARCHAR'}}, max_line_size = {MAX_LINE_BYTES})",
         {"path": str(path)},
     )
     bad = con.execute(
@@ -251,9 +343,18 @@ def _read_jsonl(con, path: Path, stage: str, contract: Contract) -> list[tuple[i
 
 
 def _read_parquet(con, path: Path, stage: str) -> list[tuple[int, str, str]]:
+    delivered = [
+        c
+        for (c, *_) in con.execute(
+            "describe select * from read_parquet($path)", {"path": str(path)}
+        ).fetchall()
+    ]
+    cols = ", ".join(
+        f"{quote_ident(c)}::varchar as {quote_ident(n)}"
+        for c, n in zip(delivered, _stage_names(delivered), strict=True)
+    )
     con.execute(
-        f"create temp table {stage} as select columns(*)::varchar from read_parquet($path)",
-        {"path": str(path)},
+        f"create temp table {stage} as select {cols} from read_parquet($path)", {"path": str(path)}
     )
     return []
 
@@ -374,15 +475,17 @@ def _stage_file(con, contract: Contract, file: LandingFile, result: LoadResult, 
                 path = transcode_to_utf8(file, "gb18030", Path(tmp) / "utf8.csv")
         if file.path.stat().st_size == 0:
             raise LandingError(f"{file.relative_path}: empty file (0 bytes), no header")
+        jsonl = file.kind == "jsonl" or contract.format == "jsonl"
+        not_records: list[int] = []
         # Errors raised by DuckDB's readers are about the file's content; any other DuckDB
         # error below is a bug of ours and must fail the asset, not pass as a bad file.
         try:
             if file.kind == "parquet":
                 bad = _read_parquet(con, path, stage)
-            elif file.kind == "jsonl" or contract.format == "jsonl":
+            elif jsonl:
                 bad = _read_jsonl(con, path, stage, contract)
             else:
-                bad = _read_csv(con, path, stage, rejects)
+                bad, not_records = _read_csv(con, path, file.relative_path, stage, rejects)
         except duckdb.Error as exc:
             first = next((ln for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
             raise LandingError(f"{file.relative_path}: cannot parse: {first}") from exc
@@ -398,7 +501,7 @@ def _stage_file(con, contract: Contract, file: LandingFile, result: LoadResult, 
             f"delivered header: {', '.join(delivered) or '(none)'}"
         )
 
-    _line_numbers(con, stage, bad, jsonl=file.kind == "jsonl" or contract.format == "jsonl")
+    _line_numbers(con, stage, [line for line, _, _ in bad] + not_records, jsonl=jsonl)
     typed = _typed_select(contract, mapping, stage)
     con.execute(
         f"create temp table _stage_typed as select t.*, l.line as _source_line "
@@ -439,12 +542,13 @@ def _publish_stage(con, contract: Contract, file: LandingFile, result: LoadResul
     result.rows_in = result.rows_loaded + result.rows_quarantined
 
 
-def _line_numbers(con, stage: str, bad: list[tuple[int, str, str]], *, jsonl: bool) -> None:
+def _line_numbers(con, stage: str, not_rows: list[int], *, jsonl: bool) -> None:
     """Map each stage row (by rowid) to its source line in temp table ``_stage_lines``.
 
-    JSON Lines carry their physical line. For CSV, DuckDB numbers records (header = line 1)
-    and reports the numbers of the records it rejected; the accepted rows keep file order,
-    so the n-th accepted row sits on the n-th record number that was not rejected.
+    JSON Lines carry their physical line. For CSV, DuckDB numbers records and empty lines
+    (from 1) and reports the numbers of the records it rejected; the accepted rows keep file
+    order, so the n-th accepted row sits on the n-th number that is not the header, an empty
+    line or a rejected record (``not_rows``).
     """
     if jsonl:
         con.execute(
@@ -452,11 +556,11 @@ def _line_numbers(con, stage: str, bad: list[tuple[int, str, str]], *, jsonl: bo
         )
         return
     n_rows = con.execute(f"select count(*) from {stage}").fetchone()[0]
-    rejected = sorted({line for line, _, _ in bad})
+    skipped = sorted(set(not_rows))
     con.execute(
         "create temp table _stage_lines as "
         "select row_number() over (order by line) - 1 as idx, line from "
-        f"(select range + 2 as line from range({int(n_rows) + len(rejected)})) "
-        "where line not in (select unnest($rej::bigint[]))",
-        {"rej": rejected},
+        f"(select range + 1 as line from range({int(n_rows) + len(skipped)})) "
+        "where line not in (select unnest($skip::bigint[]))",
+        {"skip": skipped},
     )

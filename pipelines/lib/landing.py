@@ -69,6 +69,13 @@ def _is_ignored(name: str) -> bool:
     return name.startswith(IGNORED_PREFIXES) or name.lower().endswith(IGNORED_SUFFIXES)
 
 
+def _shown(relative_path: str) -> str:
+    """A landing path as text that can be stored and printed. A name that is not UTF-8 (GBK
+    bytes, e.g. unzipped from an archive made on Chinese Windows) reaches Python as lone
+    surrogates, which DuckDB and Dagster cannot encode: its bad bytes show as \\xNN."""
+    return relative_path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def delivery_ready(day_dir: Path, quiet_seconds: float | None, now: float | None = None) -> bool:
     """Complete: a ``_SUCCESS`` marker, or no entry modified within ``quiet_seconds``
     (None: every folder counts as complete)."""
@@ -120,7 +127,7 @@ def discover(
     if not source_dir.is_dir():
         return files, problems
     for entry in sorted(source_dir.iterdir()):
-        rel = f"{source}/{entry.name}"
+        rel = _shown(f"{source}/{entry.name}")
         if _is_ignored(entry.name):
             continue
         if not entry.is_dir():
@@ -145,10 +152,17 @@ def discover(
         if not delivery_ready(entry, quiet_seconds, now):
             continue
         for path in sorted(entry.iterdir()):
-            rel_file = f"{rel}/{path.name}"
+            rel_file = _shown(f"{rel}/{path.name}")
             if _is_ignored(path.name):
                 continue
-            resolved = path.resolve()
+            if rel_file != f"{rel}/{path.name}":
+                problems.append(LandingProblem(rel_file, "file name is not UTF-8 (rename it)"))
+                continue
+            try:
+                resolved = path.resolve()
+            except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python 3.11)
+                problems.append(LandingProblem(rel_file, f"cannot resolve the path: {exc}"))
+                continue
             if not resolved.is_relative_to(landing_root):
                 problems.append(
                     LandingProblem(rel_file, "symlink points outside the landing folder")
