@@ -30,7 +30,7 @@ demo: setup
 # on one worker. dbt parses once up front so the workers never write manifest.json at once.
 test: setup lint
 	$(BIN)/python -c "from pipelines.defs.dbt.project import prepare_manifest; prepare_manifest()"
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/pytest -n 2 --dist loadgroup --durations=25
 
 # Timings on generated data (docs/benchmarks.md): `make bench SCALE=M`.
 bench: setup

@@ -33,6 +33,8 @@ DEFAULT_PARTITIONS_START = "2020-01-01"
 # The nightly run re-reads this many landing days before today: a delivery that lands a few
 # days late is still loaded (re-reading a loaded file is a no-op: loads are content-hashed).
 DEFAULT_NIGHTLY_LOOKBACK_DAYS = 7
+# The folders DuckDB may touch, for the dbt hook (os.pathsep-separated).
+ALLOWED_DIRECTORIES_ENV = "CRM_ALLOWED_DIRECTORIES"
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,20 @@ class Settings:
         """Run history for `crm-warehouse run` and the Dagster UI (DAGSTER_HOME wins)."""
         return Path(os.environ.get("DAGSTER_HOME") or self.data_dir / "dagster").resolve()
 
+    @property
+    def file_access_directories(self) -> list[Path]:
+        """The only folders DuckDB may read or write (see :func:`restrict_file_access`):
+        the data folder (warehouse, spill, exports, serving), the landing folder, wherever
+        the warehouse file and the spill folder are put, and the dbt seeds."""
+        folders = [
+            self.data_dir,
+            self.landing_dir,
+            self.duckdb_path.parent,
+            self.duckdb_temp_dir,
+            DBT_PROJECT_DIR / "seeds",
+        ]
+        return list(dict.fromkeys(folders))
+
     def env(self) -> dict[str, str]:
         """The variables dbt's profiles.yml reads."""
         return {
@@ -96,6 +112,8 @@ class Settings:
             "CRM_SERVING_KEEP": str(self.serving_keep),
             "CRM_LANDING_QUIET_SECONDS": str(self.landing_quiet_seconds),
             "CRM_PARTITIONS_START": self.partitions_start,
+            # read by the dbt on-run-start hook (macros/security/restrict_file_access.sql)
+            ALLOWED_DIRECTORIES_ENV: os.pathsep.join(map(str, self.file_access_directories)),
         }
 
 
@@ -139,14 +157,29 @@ def export_to_environment(settings: Settings | None = None) -> Settings:
     return settings
 
 
+def restrict_file_access(con: duckdb.DuckDBPyConnection, directories: list[Path]) -> None:
+    """Let this DuckDB database read and write files only under ``directories``: no other
+    path (a crafted file name, ``..``), no extension install, no scan of Python variables
+    by name. The setting belongs to the database, not the connection, and cannot be undone
+    while it is open; a database already restricted (another connection of this process
+    opened it) is left as it is."""
+    if not con.execute("select current_setting('enable_external_access')").fetchone()[0]:
+        return
+    # DuckDB takes no parameters in SET; the folders come from settings, not from data.
+    folders = ", ".join("'" + f"{d}/".replace("'", "''") + "'" for d in directories)
+    con.execute(f"set allowed_directories = [{folders}]")
+    con.execute("set enable_external_access = false")
+
+
 def connect(
     settings: Settings | None = None, *, read_only: bool = False
 ) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse with bounded memory, threads and a spill directory."""
+    """Open the warehouse with bounded memory, threads and a spill directory, and with
+    file access limited to the warehouse's own folders."""
     settings = settings or get_settings()
     settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
     settings.duckdb_temp_dir.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(
+    con = duckdb.connect(
         str(settings.duckdb_path),
         read_only=read_only,
         config={
@@ -155,3 +188,5 @@ def connect(
             "temp_directory": str(settings.duckdb_temp_dir),
         },
     )
+    restrict_file_access(con, settings.file_access_directories)
+    return con

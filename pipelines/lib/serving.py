@@ -26,7 +26,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.settings import Settings
+from pipelines.settings import Settings, restrict_file_access
 
 SERVED_SCHEMA = "marts"  # BI-facing by construction: identity, raw and staging stay behind
 VERSIONS = "versions"
@@ -77,6 +77,7 @@ def build_version(settings: Settings, *, run_id: str, as_of_date: str | None) ->
             },
         )
         try:
+            restrict_file_access(con, [settings.serving_dir, *settings.file_access_directories])
             con.execute(f"attach {_sql_literal(str(settings.duckdb_path))} as working (read_only)")
             marts = [
                 r[0]

@@ -6,7 +6,10 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pipelines.settings import PROJECT_ROOT, get_settings
+import duckdb
+import pytest
+
+from pipelines.settings import PROJECT_ROOT, connect, get_settings
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -97,3 +100,27 @@ def test_the_nightly_run_covers_the_complete_deliveries_of_its_lookback_window(
             instance=instance, scheduled_execution_time=datetime(2025, 5, 1, 2, 0, tzinfo=SHANGHAI)
         )
         assert schedule.evaluate_tick(context).run_requests == []  # nothing landed: skipped
+
+
+def test_duckdb_reads_and_writes_only_the_warehouse_folders(tmp_path: Path):
+    s = get_settings({"CRM_DATA_DIR": str(tmp_path / "data")})
+    outside = tmp_path / "elsewhere.csv"
+    outside.write_text("a\n1\n")
+    inside = s.landing_dir / "pos_transactions" / "2025-03-01" / "pos.csv"
+    inside.parent.mkdir(parents=True)
+    inside.write_text("a\n1\n")
+    with connect(s) as con:
+        assert con.execute("select a from read_csv($p)", {"p": str(inside)}).fetchall() == [(1,)]
+        for sql in (
+            f"select * from read_csv('{outside}')",
+            f"select * from read_csv('{inside.parent}/../../../../elsewhere.csv')",
+            f"copy (select 1) to '{tmp_path / 'out.csv'}'",
+            f"attach '{tmp_path / 'other.duckdb'}' as other",
+        ):
+            with pytest.raises(duckdb.PermissionException):
+                con.execute(sql)
+        with pytest.raises(duckdb.InvalidInputException):
+            con.execute("set enable_external_access = true")
+        # a second connection of this process shares the database and its limit
+        with connect(s) as again, pytest.raises(duckdb.PermissionException):
+            again.execute(f"select * from read_csv('{outside}')")
