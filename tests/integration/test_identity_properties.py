@@ -34,6 +34,9 @@ from hypothesis import strategies as st
 
 from pipelines.settings import DBT_PROJECT_DIR, export_to_environment, get_settings
 
+# One compilation (~9 s of dbt parsing) serves the module: keep it on one xdist worker.
+pytestmark = pytest.mark.xdist_group("identity_properties")
+
 MODELS = (
     "int_identifiers_blocked",
     "int_identity_edges",

@@ -121,9 +121,8 @@
     from other tables); the model's own columns change only through (a). The columns are
     compared through row_fingerprint (macros/portable/row_fingerprint.sql). -#}
 {% macro changed_rows(fresh, unique_id, date_column, compare_columns) -%}
-    {#- Only id, date and a fingerprint of compare_columns go through the join: carrying
-        the columns themselves made this join the largest memory user of an incremental
-        night (docs/benchmarks.md). -#}
+    {#- Only id, date and a fingerprint of compare_columns go through the join, not the
+        columns themselves: less to hash, hold and spill (docs/benchmarks.md). -#}
     select
         stored.{{ date_column }} as stored_date,
         fresh.{{ date_column }} as fresh_date
