@@ -161,14 +161,16 @@ def identity_macro_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def dbt_in(project: Path, *args: str):
-    """dbt in this process on a throw-away project; returns the dbtRunnerResult."""
+def dbt_in(project: Path, *args: str, work: Path | None = None):
+    """dbt in this process on ``project`` (its profiles.yml beside it); target and logs go
+    to ``work`` (default: the project folder). Returns the dbtRunnerResult."""
     from dbt.cli.main import dbtRunner
 
+    work = work or project
     return dbtRunner().invoke(
         [
             *args,
             *("--project-dir", str(project), "--profiles-dir", str(project)),
-            *("--target-path", str(project / "target"), "--log-path", str(project / "logs")),
+            *("--target-path", str(work / "target"), "--log-path", str(work / "logs")),
         ]
     )

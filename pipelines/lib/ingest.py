@@ -205,20 +205,24 @@ def _typed_select(contract: Contract, mapping: dict[str, str], stage: str) -> st
 # --- reading files into an all-text stage ------------------------------------------------
 
 
+def _open(path: Path, mode: str, **text_options):
+    """The file (landing or transcoded copy), decompressed when it is a .gz."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    return opener(path, mode, **text_options)
+
+
 def _csv_records(path: Path) -> Iterator[list[str]]:
     """The CSV records of a (UTF-8) file as Python's csv module reads them: the same RFC 4180
     quoting as DuckDB's strict mode, and an empty line is an empty record. Undecodable bytes
     become U+FFFD: quotes, commas and line breaks are ASCII, so record bounds do not move."""
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="") as fh:
+    with _open(path, "rt", encoding="utf-8-sig", errors="replace", newline="") as fh:
         yield from csv.reader(fh)
 
 
 def _may_have_empty_lines(path: Path) -> bool:
     """A byte scan (no CSV parsing) for an empty line anywhere, the file start included."""
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
     tail = b"\n"
-    with opener(path, "rb") as fh:
+    with _open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             block = tail + chunk
             # Looking for \r is cheap; each two-byte pattern costs a pass: LF files need one.

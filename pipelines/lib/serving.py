@@ -77,7 +77,7 @@ def build_version(settings: Settings, *, run_id: str, as_of_date: str | None) ->
             },
         )
         try:
-            restrict_file_access(con, [settings.serving_dir, *settings.file_access_directories])
+            restrict_file_access(con, settings.file_access_directories)  # serving is in data
             con.execute(f"attach {_sql_literal(str(settings.duckdb_path))} as working (read_only)")
             marts = [
                 r[0]

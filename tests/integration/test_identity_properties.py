@@ -33,6 +33,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipelines.settings import DBT_PROJECT_DIR, export_to_environment, get_settings
+from tests.conftest import dbt_in
 
 # One compilation (~9 s of dbt parsing) serves the module: keep it on one xdist worker.
 pytestmark = pytest.mark.xdist_group("identity_properties")
@@ -107,8 +108,6 @@ def record_graphs(draw, *, names: bool = True) -> list[Record]:
 def compiled_models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """The identity models as dbt compiles them from the real project (an empty warehouse
     file: compiling reads no table)."""
-    from dbt.cli.main import dbtRunner
-
     saved = dict(os.environ)
     root = tmp_path_factory.mktemp("identity_properties")
     (root / "data").mkdir()
@@ -117,13 +116,7 @@ def compiled_models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[s
         os.environ.pop(var, None)
     export_to_environment(get_settings())
     try:
-        result = dbtRunner().invoke(
-            [
-                *("compile", "--select", *MODELS, "--quiet"),
-                *("--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)),
-                *("--target-path", str(root / "target"), "--log-path", str(root / "logs")),
-            ]
-        )
+        result = dbt_in(DBT_PROJECT_DIR, "compile", "--select", *MODELS, "--quiet", work=root)
         assert result.success, result.exception
         yield {r.node.name: r.node.compiled_code for r in result.result.results}
     finally:
