@@ -209,7 +209,11 @@ def stages(steps: dict[str, float], wall: float) -> dict[str, float]:
         "CLV fit and scoring": ["customer_clv"],
         "dbt build after CLV": ["crm_dbt_models_after_clv"],
         "customer report": ["customer_report"],
-        "publish (exports, serving version)": ["segment_exports", "serving_version"],
+        "publish (exports, serving version)": [
+            "segment_exports",
+            "audience_contact_exports",
+            "serving_version",
+        ],
     }
     for label, keys in groups.items():
         out[label] = sum(steps.get(k, 0.0) for k in set(keys))

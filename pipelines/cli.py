@@ -49,9 +49,16 @@ def generate(
 def _run_and_summarise(
     window: tuple[date, date] | None, *, log_level: str, verbose: bool, full_refresh: bool
 ) -> None:
+    from pipelines.lib.privacy import SaltError, resolve_salt
     from pipelines.run import run_succeeded, run_warehouse_job, summarise
 
     settings = export_to_environment()
+    try:
+        salt = resolve_salt(settings)
+    except SaltError as refusal:
+        typer.echo(f"not started: {refusal}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(salt.describe())
     terminal = sys.stderr  # before stdout is redirected: the progress display goes here
     log_path = settings.data_dir / "logs" / "last-run.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)

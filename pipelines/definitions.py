@@ -8,7 +8,11 @@ from pipelines.defs.dbt.assets import crm_dbt_models, crm_dbt_models_after_clv
 from pipelines.defs.dbt.project import dbt_project
 from pipelines.defs.ingest.assets import ingest_assets
 from pipelines.defs.ingest.sensors import WAREHOUSE_JOB, landing_sensor
-from pipelines.defs.publish.assets import segment_exports, serving_version
+from pipelines.defs.publish.assets import (
+    audience_contact_exports,
+    segment_exports,
+    serving_version,
+)
 from pipelines.defs.quality.checks import quality_checks
 from pipelines.defs.reporting.assets import customer_report
 from pipelines.defs.schedules import nightly
@@ -25,6 +29,7 @@ defs = dg.Definitions(
         crm_dbt_models_after_clv,
         customer_report,
         segment_exports,
+        audience_contact_exports,
         serving_version,
     ],
     asset_checks=quality_checks,

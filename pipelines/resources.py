@@ -8,6 +8,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from pipelines.lib.privacy import resolve_salt
 from pipelines.settings import Settings, connect, export_to_environment
 
 
@@ -17,6 +18,11 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def settings(self) -> Settings:
         return export_to_environment()
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # A run launched from the UI or the schedule refuses at its first step, with the
+        # reason, when personal data cannot be hashed safely (production without salt).
+        resolve_salt(self.settings())
 
     @contextmanager
     def connection(self, *, read_only: bool = False):

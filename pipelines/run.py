@@ -11,6 +11,7 @@ from typing import TextIO
 import dagster as dg
 from dagster._core.utils import make_new_run_id
 
+from pipelines.lib.privacy import resolve_salt
 from pipelines.progress import RunProgress
 from pipelines.settings import PROJECT_ROOT, Settings, connect, export_to_environment
 
@@ -46,6 +47,9 @@ def run_warehouse_job(
     the UI (``progress``: a stream to show it on); which dates: :func:`dates_to_run`. None
     when a window holds no complete delivery folder."""
     _prepare_environment(settings)
+    # Refuse before anything runs when personal data cannot be hashed safely (production
+    # without CRM_PII_SALT): SaltError says what to set.
+    resolve_salt(settings)
     from pipelines.definitions import defs  # after the environment is set
     from pipelines.defs.partitions import (
         FULL_REFRESH_TAG,
@@ -111,25 +115,26 @@ def warehouse_figures(settings: Settings) -> dict:
     }
 
 
+def _materialised(result: dg.ExecuteInProcessResult, key: dg.AssetKey) -> bool:
+    return any(e.is_step_materialization and e.asset_key == key for e in result.all_events)
+
+
 def published(result: dg.ExecuteInProcessResult) -> bool:
     """Did the run publish the segment outputs? A run can end "successful" with assets
     skipped (dagster-dbt outputs not yielded), so success alone does not say so."""
     from pipelines.defs.publish.assets import SEGMENT_EXPORTS
 
-    return any(
-        e.is_step_materialization and e.asset_key == SEGMENT_EXPORTS for e in result.all_events
-    )
+    return _materialised(result, SEGMENT_EXPORTS)
 
 
 def run_succeeded(result: dg.ExecuteInProcessResult) -> bool:
-    from pipelines.defs.publish.assets import SERVING_VERSION
+    from pipelines.defs.publish.assets import AUDIENCE_CONTACT_EXPORTS, SERVING_VERSION
 
     return (
         result.success
         and published(result)
-        and any(
-            e.is_step_materialization and e.asset_key == SERVING_VERSION for e in result.all_events
-        )
+        and _materialised(result, AUDIENCE_CONTACT_EXPORTS)
+        and _materialised(result, SERVING_VERSION)
     )
 
 
@@ -197,7 +202,12 @@ def _export_lines(settings: Settings, result: dg.ExecuteInProcessResult) -> list
         folder = folders[-1] if folders else None
         manifest = read_manifest(folder) if folder else {"outputs": {}}
         rows = ", ".join(f"{k} {v['rows']}" for k, v in manifest["outputs"].items())
-        return ["", f"segment outputs published: {folder}", f"  rows: {rows}"]
+        lines = ["", f"segment outputs published: {folder}", f"  rows: {rows}"]
+        contacts = published_folders(settings.restricted_exports_dir)
+        if contacts:
+            lines.append(f"audience contact lists (restricted, owner only): {contacts[-1]}")
+        lines.append(f"  {resolve_salt(settings).describe()}")
+        return lines
     kept = (
         f"earlier exports kept as they were: {folders[-1]}" if folders else "nothing published yet"
     )

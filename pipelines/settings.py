@@ -82,6 +82,17 @@ class Settings:
         return self.quality_dir / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
 
     @property
+    def restricted_exports_dir(self) -> Path:
+        """Contact lists for marketing (raw e-mail, phone, name): restricted/contacts/
+        <as_of_date>/, owner-only, never served (docs/privacy.md)."""
+        return self.data_dir / "restricted" / "contacts"
+
+    @property
+    def local_pii_salt_path(self) -> Path:
+        """The salt generated for runs outside production (pipelines/lib/privacy.py)."""
+        return self.data_dir / "restricted" / "pii_salt"
+
+    @property
     def dagster_home(self) -> Path:
         """Run history for `crm-warehouse run` and the Dagster UI (DAGSTER_HOME wins)."""
         return Path(os.environ.get("DAGSTER_HOME") or self.data_dir / "dagster").resolve()

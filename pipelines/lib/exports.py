@@ -1,8 +1,10 @@
-"""Write the gated segment outputs as files: write to a staging folder, audit, publish.
+"""Write gated outputs as files: write to a staging folder, audit, publish.
 
 ``exports/<as_of_date>/<output>.csv`` and ``.parquet`` plus ``manifest.json`` (rows and
 SHA-256 per file). The folder appears by rename, so a reader never sees half of it;
-rows are written in a total order, so the same marts give byte-identical files.
+rows are written in a total order, so the same marts give byte-identical files. The
+audiences' contact lists go the same way to a restricted folder readable by its owner
+only (:data:`CONTACT_OUTPUTS`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,18 @@ GATED_OUTPUTS = (
 )
 FORMATS = ("csv", "parquet")
 MANIFEST = "manifest.json"
+# Work folders beside the published ones: "<prefix><writer pid>-...", hidden by the dot.
+STAGING_PREFIX = ".staging-"
+REPLACED_PREFIX = ".replaced-"
+# Contact lists of the audiences (raw e-mail, phone, name) for marketing's send tools:
+# dbt schema restricted, CSV only, written to Settings.restricted_exports_dir.
+RESTRICTED_SCHEMA = "restricted"
+CONTACT_OUTPUTS = (
+    "audience_win_back_contacts",
+    "audience_birthday_this_month_contacts",
+    "audience_recommendations_contacts",
+)
+CONTACT_FORMATS = ("csv",)
 
 
 def sha256_of(path: Path) -> str:
@@ -38,11 +52,11 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _copy(con: duckdb.DuckDBPyConnection, table: str, target: Path, fmt: str) -> None:
+def _copy(con: duckdb.DuckDBPyConnection, relation: str, target: Path, fmt: str) -> None:
     options = "(format csv, header true)" if fmt == "csv" else "(format parquet, compression zstd)"
     # Paths come from settings, never from data; quote them as SQL literals all the same.
     literal = "'" + str(target).replace("'", "''") + "'"
-    con.execute(f"copy (select * from {MARTS_SCHEMA}.{table} order by all) to {literal} {options}")
+    con.execute(f"copy (select * from {relation} order by all) to {literal} {options}")
 
 
 def write_exports(
@@ -51,27 +65,38 @@ def write_exports(
     as_of_date: dt.date,
     run_id: str,
     gate: list[str],
+    *,
+    outputs: tuple[str, ...] = GATED_OUTPUTS,
+    schema: str = MARTS_SCHEMA,
+    formats: tuple[str, ...] = FORMATS,
+    private: bool = False,
 ) -> tuple[Path, dict]:
-    """Write every gated output into a staging folder, check it, then rename it into place.
-    Returns the published folder and the manifest."""
-    exports_dir.mkdir(parents=True, exist_ok=True)
-    staging = exports_dir / f".staging-{uuid.uuid4().hex}"
-    staging.mkdir()
+    """Write every output (a table of ``schema``) into a staging folder, check it, then
+    rename it into place. ``private``: folders readable by their owner only, for personal
+    data. Returns the published folder and the manifest."""
+    mode = 0o700 if private else 0o777  # 0o777 & umask: the usual permissions
+    exports_dir.mkdir(parents=True, exist_ok=True, mode=mode)
+    if private:
+        exports_dir.chmod(mode)  # mkdir leaves an existing folder's mode alone
+    _remove_leftovers(exports_dir)
+    staging = exports_dir / f"{STAGING_PREFIX}{os.getpid()}-{uuid.uuid4().hex}"
+    staging.mkdir(mode=mode)
     try:
         files = {}
-        for table in GATED_OUTPUTS:
-            rows = con.execute(f"select count(*) from {MARTS_SCHEMA}.{table}").fetchone()[0]
+        for table in outputs:
+            relation = f"{schema}.{table}"
+            rows = con.execute(f"select count(*) from {relation}").fetchone()[0]
             entry = {"rows": int(rows)}
-            for fmt in FORMATS:
+            for fmt in formats:
                 path = staging / f"{table}.{fmt}"
-                _copy(con, table, path, fmt)
+                _copy(con, relation, path, fmt)
                 entry[fmt] = {
                     "file": path.name,
                     "bytes": path.stat().st_size,
                     "sha256": sha256_of(path),
                 }
             files[table] = entry
-        _audit(con, staging, files)
+        _audit(con, staging, files, formats)
         manifest = {
             "as_of_date": as_of_date.isoformat(),
             "run_id": run_id,
@@ -87,10 +112,12 @@ def write_exports(
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _audit(con: duckdb.DuckDBPyConnection, staging: Path, files: dict) -> None:
+def _audit(
+    con: duckdb.DuckDBPyConnection, staging: Path, files: dict, formats: tuple[str, ...]
+) -> None:
     """The files say what the marts say: row counts read back from each file."""
     for table, entry in files.items():
-        for fmt in FORMATS:
+        for fmt in formats:
             path = str(staging / entry[fmt]["file"]).replace("'", "''")
             reader, opts = ("read_csv", ", header = true") if fmt == "csv" else ("read_parquet", "")
             back = con.execute(f"select count(*) from {reader}('{path}'{opts})").fetchone()[0]
@@ -100,12 +127,37 @@ def _audit(con: duckdb.DuckDBPyConnection, staging: Path, files: dict) -> None:
                 )
 
 
+def _remove_leftovers(exports_dir: Path) -> None:
+    """Remove staging and set-aside folders of writers that died (a killed run): they are
+    hidden from readers (dot names) but would pile up. A folder whose writer still runs
+    (its pid is alive) is left alone."""
+    for folder in exports_dir.glob(".*-*"):
+        if not folder.name.startswith((STAGING_PREFIX, REPLACED_PREFIX)):
+            continue
+        pid = folder.name.split("-")[1]
+        if pid.isdigit() and _alive(int(pid)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
 def _swap_in(staging: Path, target: Path) -> None:
     """Rename the staging folder to the target; an earlier folder for the same day is
     moved aside first and removed only after the new one is in place."""
     aside = None
     if target.exists():
-        aside = target.with_name(f".replaced-{target.name}-{uuid.uuid4().hex}")
+        aside = target.with_name(f"{REPLACED_PREFIX}{os.getpid()}-{target.name}-{uuid.uuid4().hex}")
         os.replace(target, aside)
     os.replace(staging, target)
     if aside is not None:

@@ -13,32 +13,25 @@ from functools import cache
 
 import dagster as dg
 import duckdb
+import yaml
 
-from pipelines.lib.contracts import load_contracts
+from pipelines.settings import DBT_PROJECT_DIR
 
 PREVIEW_ROWS = 5
 PREVIEW_CELL_CHARS = 40
 MASK = "•••"
-# Beyond the contracts' pii columns: the names the models give personal data downstream.
-_PII_NAME = re.compile(
-    r"email|phone|mobile|address|birthday|handle|nick|zip|postcode|card_no|member_card"
-    r"|(customer|member|display|billing|shipping|receiver|buyer|first|last|full|person)_?name",
-    re.IGNORECASE,
-)
 
 
 @cache
-def _contract_pii_columns() -> frozenset[str]:
-    return frozenset(
-        column.name.lower()
-        for contract in load_contracts().values()
-        for column in contract.columns
-        if column.pii
-    )
+def _personal_column_pattern() -> re.Pattern:
+    """dbt var personal_column_patterns: the one rule, also applied by dbt's own preview
+    (macros/observability/report_table_figures.sql) before anything reaches a log."""
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
+    return re.compile("|".join(project["vars"]["personal_column_patterns"]), re.IGNORECASE)
 
 
 def is_personal(column: str) -> bool:
-    return column.lower() in _contract_pii_columns() or bool(_PII_NAME.search(column))
+    return bool(_personal_column_pattern().search(column))
 
 
 def _cell(value) -> str:

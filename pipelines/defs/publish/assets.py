@@ -1,5 +1,6 @@
-"""Publication: the gated segment exports and the serving version of the BI marts, each
-published only when every blocking check upstream of it passes.
+"""Publication: the gated segment exports, the audiences' contact lists (restricted) and
+the serving version of the BI marts, each published only when every blocking check
+upstream of it passes.
 
 Dagster's own blocking only skips the *direct* dependents of a failing check's asset, and
 not across a multi-asset (@dbt_assets) boundary (DECISIONLOG.md; dagster issues 18472,
@@ -17,12 +18,20 @@ import dagster as dg
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from pipelines.lib import quality, serving
-from pipelines.lib.exports import GATED_OUTPUTS, MARTS_SCHEMA, write_exports
+from pipelines.lib.exports import (
+    CONTACT_FORMATS,
+    CONTACT_OUTPUTS,
+    GATED_OUTPUTS,
+    MARTS_SCHEMA,
+    RESTRICTED_SCHEMA,
+    write_exports,
+)
 from pipelines.lib.observe import preview_markdown, table_figures
 from pipelines.resources import WarehouseResource
 
 PUBLISH_GROUP = "publish"
 SEGMENT_EXPORTS = dg.AssetKey(["segment_exports"])
+AUDIENCE_CONTACT_EXPORTS = dg.AssetKey(["audience_contact_exports"])
 SERVING_VERSION = dg.AssetKey(["serving_version"])
 
 
@@ -102,47 +111,95 @@ def _as_of_date(con) -> dt.date | None:
     ]
 
 
+def _write_gated_files(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, folder, **options
+) -> tuple:
+    """Gate, then write the outputs as of the segments' run date into ``folder``.
+    Returns (published folder, manifest, gating checks)."""
+    checks = require_gate(context)
+    gate = [f"{k.asset_key.to_user_string()}:{k.name}" for k in checks]
+    with warehouse.connection(read_only=True) as con:
+        as_of_date = _as_of_date(con)
+        if as_of_date is None:
+            raise dg.Failure(
+                description=f"{context.asset_key.to_user_string()} not published: "
+                "customer_segments is empty"
+            )
+        published, manifest = write_exports(
+            con, folder, as_of_date, context.run.run_id, gate, **options
+        )
+    return published, manifest, checks
+
+
+def _files_metadata(started: float, folder, manifest: dict, checks: list, data_docs) -> dict:
+    return {
+        "dagster/row_count": sum(v["rows"] for v in manifest["outputs"].values()),
+        "duration_seconds": round(time.perf_counter() - started, 3),
+        "folder": dg.MetadataValue.path(str(folder)),
+        "as_of_date": manifest["as_of_date"],
+        "gating_checks": len(checks),
+        "data_docs": dg.MetadataValue.path(str(data_docs)),
+        "rows": dg.MetadataValue.json({k: v["rows"] for k, v in manifest["outputs"].items()}),
+    }
+
+
 @dg.asset(
     key=SEGMENT_EXPORTS,
     group_name=PUBLISH_GROUP,
     kinds={"csv", "parquet"},
     deps=[dg.AssetKey([name]) for name in GATED_OUTPUTS],
     description="exports/<as_of_date>/<output>.csv and .parquet with manifest.json: the "
-    "segments, CLV and audience lists for marketing. Published only when every blocking "
-    "check upstream passed on the current data; otherwise the earlier exports stay as they are.",
+    "segments, CLV and audience lists for marketing (customer_id, no personal data). "
+    "Published only when every blocking check upstream passed on the current data; "
+    "otherwise the earlier exports stay as they are.",
 )
 def segment_exports(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     started = time.perf_counter()
-    checks = require_gate(context)
     settings = warehouse.settings()
-    gate = [f"{k.asset_key.to_user_string()}:{k.name}" for k in checks]
+    folder, manifest, checks = _write_gated_files(context, warehouse, settings.exports_dir)
     with warehouse.connection(read_only=True) as con:
-        as_of_date = _as_of_date(con)
-        if as_of_date is None:
-            raise dg.Failure(
-                description="segment outputs not published: customer_segments is empty"
-            )
-        folder, manifest = write_exports(
-            con, settings.exports_dir, as_of_date, context.run.run_id, gate
-        )
         preview = table_figures(con, f"{MARTS_SCHEMA}.customer_segments")["preview"]
     # The validations behind this publication, readable beside it (the checks leave the
     # site to be built once per run: lib/quality.py Validator).
     quality.validator_for(settings.quality_dir).build_docs()
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": sum(v["rows"] for v in manifest["outputs"].values()),
-            "preview": preview,
-            "duration_seconds": round(time.perf_counter() - started, 3),
-            "folder": dg.MetadataValue.path(str(folder)),
-            "as_of_date": str(as_of_date),
-            "gating_checks": len(checks),
-            "data_docs": dg.MetadataValue.path(str(settings.data_docs_index)),
-            "rows": dg.MetadataValue.json({k: v["rows"] for k, v in manifest["outputs"].items()}),
-        }
+    metadata = _files_metadata(started, folder, manifest, checks, settings.data_docs_index)
+    return dg.MaterializeResult(metadata={**metadata, "preview": preview})
+
+
+@dg.asset(
+    key=AUDIENCE_CONTACT_EXPORTS,
+    group_name=PUBLISH_GROUP,
+    kinds={"csv"},
+    # After the segment exports: the lists go out with the audiences they belong to, and
+    # their step then follows every check that gates those.
+    deps=[*(dg.AssetKey([name]) for name in CONTACT_OUTPUTS), SEGMENT_EXPORTS],
+    description="restricted/contacts/<as_of_date>/<audience>_contacts.csv with "
+    "manifest.json: name, e-mail and phone of each audience's consenting customers, for "
+    "marketing's send tools. Raw personal data: the folder is readable by its owner only "
+    "and is never served (docs/privacy.md). Gated like the segment exports, and written "
+    "after them.",
+)
+def audience_contact_exports(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    started = time.perf_counter()
+    settings = warehouse.settings()
+    folder, manifest, checks = _write_gated_files(
+        context,
+        warehouse,
+        settings.restricted_exports_dir,
+        outputs=CONTACT_OUTPUTS,
+        schema=RESTRICTED_SCHEMA,
+        formats=CONTACT_FORMATS,
+        private=True,
     )
+    metadata = _files_metadata(started, folder, manifest, checks, settings.data_docs_index)
+    # Files and row counts only: the event log is read by people who may not see contacts.
+    files = sorted((k, v["rows"]) for k, v in manifest["outputs"].items())
+    preview = dg.MetadataValue.md(preview_markdown(["contact list", "rows"], files))
+    return dg.MaterializeResult(metadata={**metadata, "preview": preview})
 
 
 def _served_marts() -> list[dg.AssetKey]:

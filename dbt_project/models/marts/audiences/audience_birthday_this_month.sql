@@ -7,9 +7,8 @@
 select
     customers.customer_id,
     {{ as_of }} as as_of_date,
-    cast(extract(month from customers.birthday) as {{ dbt.type_int() }}) as birthday_month,
+    customers.birth_month as birthday_month,
     customers.marketing_consent
 from {{ ref('customers') }} as customers
 where customers.marketing_consent
-    and customers.birthday is not null
-    and extract(month from customers.birthday) = extract(month from {{ as_of }})
+    and customers.birth_month = extract(month from {{ as_of }})

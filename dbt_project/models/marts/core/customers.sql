@@ -1,183 +1,24 @@
-{#- One row per resolved customer (a cluster of identity records, see
-    int_source_records_resolved): profile, primary contacts, first contact and channel
-    footprint. Members who never bought are customers too (prospects). -#}
-
-{%- set as_of = as_of_date() %}
-
-with
-
-records as (
-    select
-        r.customer_id,
-        u.source,
-        u.record_key,
-        u.record_seq,
-        u.channel,
-        u.first_seen_at,
-        u.last_seen_at,
-        u.person_name,
-        u.city,
-        u.marketing_consent
-    from {{ ref('int_source_records_resolved') }} as r
-    inner join {{ ref('int_identity_records_unioned') }} as u
-        on r.source = u.source
-        and r.record_key = u.record_key
-),
-
-summary as (
-    select
-        customer_id,
-        count(*) as record_count,
-        min(first_seen_at) as first_seen_at,
-        max(last_seen_at) as last_seen_at,
-        min(record_seq) as anchor_seq,
-        max(case when source = 'loyalty_members' then 1 else 0 end) = 1 as is_member
-    from records
-    group by customer_id
-),
-
-first_records as (
-    select customer_id, channel as first_seen_channel
-    from records
-    where record_seq in (select anchor_seq from summary)
-),
-
-source_lists as (
-    select
-        customer_id,
-        {{ dbt.listagg('source', "','", 'order by source') }} as sources
-    from (select distinct customer_id, source from records) as customer_sources
-    group by customer_id
-),
-
-names as (
-    select
-        customer_id,
-        person_name,
-        row_number() over (
-            partition by customer_id
-            order by count(*) desc, max(last_seen_at) desc, person_name
-        ) as name_rank
-    from records
-    where person_name is not null
-    group by customer_id, person_name
-),
-
-members as (
-    select
-        r.customer_id,
-        m.card_no,
-        m.gender,
-        m.birthday,
-        m.occupation,
-        m.city,
-        row_number() over (
-            partition by r.customer_id
-            order by m.joined_on desc, m.card_no desc
-        ) as member_rank
-    from {{ ref('stg_loyalty__members') }} as m
-    inner join records as r
-        on r.source = 'loyalty_members'
-        and r.record_key = m.card_no
-),
-
-cities as (
-    select
-        customer_id,
-        city,
-        row_number() over (
-            partition by customer_id
-            order by last_seen_at desc, source, record_key
-        ) as city_rank
-    from records
-    where city is not null
-),
-
-consents as (
-    -- the latest statement wins (a member form or an order's accepts-marketing box)
-    select
-        customer_id,
-        marketing_consent,
-        row_number() over (
-            partition by customer_id
-            order by last_seen_at desc, source, record_key
-        ) as consent_rank
-    from records
-    where marketing_consent is not null
-),
-
-contacts as (
-    -- most frequent normalised e-mail / phone, then most recent; placeholders excluded,
-    -- shared (family) phones kept: they reach the customer even though they cannot link
-    select
-        r.customer_id,
-        n.identifier_type,
-        n.identifier_value,
-        row_number() over (
-            partition by r.customer_id, n.identifier_type
-            order by count(*) desc, max(n.last_seen_at) desc, n.identifier_value
-        ) as contact_rank
-    from {{ ref('int_identifiers_normalised') }} as n
-    inner join {{ ref('int_source_records_resolved') }} as r
-        on n.source = r.source
-        and n.record_key = r.record_key
-    left join {{ ref('int_identifiers_blocked') }} as b
-        on n.identifier_type = b.identifier_type
-        and n.identifier_value = b.identifier_value
-        and b.block_rule = 'blocklist'
-    where n.identifier_type in ('email', 'phone')
-        and b.identifier_value is null
-    group by r.customer_id, n.identifier_type, n.identifier_value
-),
-
-ages as (
-    select
-        customer_id,
-        extract(year from {{ as_of }}) - extract(year from birthday)
-        - case
-            when extract(month from {{ as_of }}) * 100 + extract(day from {{ as_of }})
-                < extract(month from birthday) * 100 + extract(day from birthday)
-                then 1
-            else 0
-        end as age
-    from members
-    where member_rank = 1 and birthday is not null
-)
+{#- One row per resolved customer for BI: int_customers_profiled without raw personal data.
+    E-mail and phone become salted hashes (join keys for marketing tools that hold the
+    same salt) and masked contacts; name, birthday and card number stay in
+    restricted.customer_pii. -#}
 
 select
-    s.customer_id,
-    n.person_name as display_name,
-    m.gender,
-    m.birthday,
-    case
-        when a.age is null or a.age < 0 or a.age > 120 then null
-        when a.age < 25 then '<25'
-        when a.age < 35 then '25-34'
-        when a.age < 45 then '35-44'
-        when a.age < 55 then '45-54'
-        else '55+'
-    end as age_band,
-    m.occupation,
-    coalesce(m.city, c.city) as city,
-    e.identifier_value as primary_email,
-    p.identifier_value as primary_phone,
-    s.first_seen_at,
-    f.first_seen_channel,
-    s.last_seen_at,
-    s.is_member,
-    m.card_no,
-    k.marketing_consent,
-    s.record_count,
-    l.sources
-from summary as s
-inner join first_records as f on s.customer_id = f.customer_id
-inner join source_lists as l on s.customer_id = l.customer_id
-left join names as n on s.customer_id = n.customer_id and n.name_rank = 1
-left join members as m on s.customer_id = m.customer_id and m.member_rank = 1
-left join ages as a on s.customer_id = a.customer_id
-left join cities as c on s.customer_id = c.customer_id and c.city_rank = 1
-left join consents as k on s.customer_id = k.customer_id and k.consent_rank = 1
-left join contacts as e
-    on s.customer_id = e.customer_id and e.identifier_type = 'email' and e.contact_rank = 1
-left join contacts as p
-    on s.customer_id = p.customer_id and p.identifier_type = 'phone' and p.contact_rank = 1
+    customer_id,
+    gender,
+    cast(extract(month from birthday) as {{ dbt.type_int() }}) as birth_month,
+    age_band,
+    occupation,
+    city,
+    {{ pii_hash('primary_email') }} as email_sha256,
+    {{ mask_email('primary_email') }} as email_masked,
+    {{ pii_hash('primary_phone') }} as phone_sha256,
+    {{ mask_phone('primary_phone') }} as phone_masked,
+    first_seen_at,
+    first_seen_channel,
+    last_seen_at,
+    is_member,
+    marketing_consent,
+    record_count,
+    sources
+from {{ ref('int_customers_profiled') }}

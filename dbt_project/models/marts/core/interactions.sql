@@ -154,7 +154,8 @@ final as (
         customer_id,
         occurred_at,
         {{ to_local_date('occurred_at', var('reporting_timezone')) }} as occurred_date,
-        content,
+        -- served to BI: contacts customers type into posts and notes do not go with it
+        {{ redact_contacts('content') }} as content,
         outcome,
         csat,
         nps,
