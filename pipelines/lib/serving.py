@@ -34,6 +34,8 @@ CURRENT_DB = "current.duckdb"
 CURRENT_DIR = "current"
 DB_FILE = "warehouse.duckdb"
 MANIFEST = "manifest.json"
+# Work folder of a version being built: "<prefix><builder pid>-<version>", hidden by the dot.
+BUILDING_PREFIX = ".building-"
 
 
 @dataclass(frozen=True)
@@ -59,13 +61,44 @@ def new_version_name(now: dt.datetime | None = None) -> str:
     return "v" + (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%S%fZ")
 
 
+def remove_stale_builds(settings: Settings) -> list[str]:
+    """Delete the work folders of builds whose process has died; returns their names.
+
+    A build that is killed (kill -9, power loss) never reaches its ``finally``: its
+    ``.building-<pid>-<version>`` folder stays, never linked and so never read, but a copy
+    of every mart, one more per killed night. A folder whose process still runs is another
+    publication at work (runs are one at a time, but the serving asset can be
+    materialised alone beside one) and is left alone; so is one whose pid was reused,
+    until that process ends. The same rule as the exports' work folders (lib/exports.py).
+    """
+    removed = []
+    for folder in settings.serving_dir.glob(f"{BUILDING_PREFIX}*"):
+        pid = folder.name.removeprefix(BUILDING_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and _process_alive(int(pid)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder.name)
+    return sorted(removed)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def build_version(settings: Settings, *, run_id: str, as_of_date: str | None) -> Version:
     """Copy every table of the working warehouse's marts schema into a new serving file
     and Parquet files; nothing points at it yet."""
     versions = settings.serving_dir / VERSIONS
     versions.mkdir(parents=True, exist_ok=True)
     name = new_version_name()
-    building = settings.serving_dir / f".building-{name}"
+    remove_stale_builds(settings)
+    building = settings.serving_dir / f"{BUILDING_PREFIX}{os.getpid()}-{name}"
     (building / "parquet").mkdir(parents=True)
     try:
         con = duckdb.connect(

@@ -1,7 +1,11 @@
-"""A BI reader for the concurrency test: opens the serving entry point read-only in a loop
-until told to stop, checks every read sees one whole version, writes a JSON summary.
+"""A BI reader for the serving tests (concurrency, crash safety): opens the serving entry
+point read-only in a loop until told to stop, checks every read sees one whole version,
+writes a JSON summary.
 
-    python serving_reader.py ENTRY STOP_FILE OUT_JSON duckdb|sqlalchemy
+    python serving_reader.py ENTRY STOP_FILE OUT_JSON duckdb|sqlalchemy [PAUSE_SECONDS]
+
+PAUSE_SECONDS (default 0.05) is the pause between two reads: each read costs CPU that a
+long test may rather leave to the run it watches.
 """
 
 import json
@@ -40,6 +44,7 @@ def _read(query) -> tuple[str, dict, dict]:
 
 def main() -> None:
     entry, stop, out, driver = sys.argv[1:5]
+    pause = float(sys.argv[5]) if len(sys.argv) > 5 else 0.05
     read_once = read_once_duckdb if driver == "duckdb" else read_once_sqlalchemy
     reads, errors, mismatches, seen = 0, [], [], {}
     while not Path(stop).exists():
@@ -51,7 +56,7 @@ def main() -> None:
                 mismatches.append({"version": version, "expected": expected, "actual": actual})
         except Exception as exc:  # every error counts: that is what the test measures
             errors.append(f"{type(exc).__name__}: {exc}")
-        time.sleep(0.05)
+        time.sleep(pause)
     Path(out).write_text(
         json.dumps({"reads": reads, "errors": errors, "mismatches": mismatches, "versions": seen})
     )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -91,3 +93,19 @@ def test_the_current_version_survives_pruning_after_a_rollback(settings):
 
     assert removed == []  # the oldest would go, but it is current
     assert [v.name for v in serving.list_versions(settings)] == [second.name, third.name]
+
+
+def test_a_build_removes_the_work_folders_of_dead_builders_only(settings):
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()  # a builder that died (killed, as far as the folder can tell)
+    name = serving.BUILDING_PREFIX + "{}-v20260101T000000000000Z"
+    dead = settings.serving_dir / name.format(ended.pid)
+    alive = settings.serving_dir / name.format(os.getpid())
+    for folder in (dead, alive):
+        (folder / "parquet").mkdir(parents=True)
+
+    version = serving.publish(settings, run_id="r1", as_of_date=None)
+
+    assert not dead.exists()  # a killed build's copy of the marts, never to be finished
+    assert alive.is_dir()  # another publication still at work
+    assert [v.name for v in serving.list_versions(settings)] == [version.name]
