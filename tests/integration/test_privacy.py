@@ -61,11 +61,24 @@ def _add_relation(con, place: str, relation: str) -> None:
 
 
 def _hits(con, places_like: str) -> list[tuple[str, str, str]]:
+    """(place, kind, value) of every truth value found. A table cell is one value: its
+    digits are read together, separators dropped. A text (a log, the report) is read as
+    its runs of digits, each a whole number or one with the country code in front:
+    joining all the digits of megabytes of log would match any 10-digit number by chance."""
     return con.execute(
         """
         with scoped as (
-            select place, cell, regexp_replace(cell, '[^0-9]', '', 'g') as digits
+            select
+                place,
+                cell,
+                case when place not like 'text:%' then regexp_replace(cell, '[^0-9]', '', 'g')
+                end as digits,
+                case when place like 'text:%' then regexp_extract_all(cell, '[0-9]{7,}')
+                end as numbers
             from cells where place like $scope
+        ),
+        numbers as (
+            select distinct place, unnest(numbers) as number from scoped
         )
         select distinct s.place, n.kind, n.needle
         from scoped as s
@@ -75,6 +88,12 @@ def _hits(con, places_like: str) -> list[tuple[str, str, str]]:
                 and contains(s.digits, n.needle))
             or (n.kind = 'name' and (s.cell = n.needle
                 or (length(n.needle) >= $min_name and contains(s.cell, n.needle))))
+        union
+        select t.place, n.kind, n.needle
+        from numbers as t
+        inner join needles as n
+            on n.kind in ('phone', 'card_no')
+            and t.number in (n.needle, '86' || n.needle, '0086' || n.needle)
         order by all
         """,
         {"scope": places_like, "min_name": MIN_NAME_IN_TEXT},
@@ -142,6 +161,17 @@ def test_the_scan_finds_personal_data_where_it_belongs(scanned, scanner):
         "select count(*) from cells where place like 'restricted:%'"
     ).fetchone()[0]
     assert len(_hits(scanner, "restricted:%")) > count / 4
+    # and in a text, as a log would write them: E.164 or national, amid other numbers
+    phone, card = scanner.execute(
+        "select max(needle) filter (where kind = 'phone'), max(needle) filter "
+        "(where kind = 'card_no') from needles"
+    ).fetchone()
+    log = f"12:00:01 row ['+86{phone}', 20251231, 0.07s] card {card}"
+    scanner.execute("insert into cells values ('text:control', $log)", {"log": log})
+    try:
+        assert {kind for _, kind, _ in _hits(scanner, "text:control")} == {"phone", "card_no"}
+    finally:
+        scanner.execute("delete from cells where place = 'text:control'")
 
 
 def test_only_the_marts_are_served(xs_warehouse):
