@@ -19,6 +19,8 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.lib.workdirs import remove_dead_writers
+
 MARTS_SCHEMA = "marts"
 # Segment outputs for marketing: published only when every blocking check upstream passes.
 GATED_OUTPUTS = (
@@ -78,7 +80,8 @@ def write_exports(
     exports_dir.mkdir(parents=True, exist_ok=True, mode=mode)
     if private:
         exports_dir.chmod(mode)  # mkdir leaves an existing folder's mode alone
-    _remove_leftovers(exports_dir)
+    # staging and set-aside folders of a writer that died (a killed run)
+    remove_dead_writers(exports_dir, (STAGING_PREFIX, REPLACED_PREFIX))
     staging = exports_dir / f"{STAGING_PREFIX}{os.getpid()}-{uuid.uuid4().hex}"
     staging.mkdir(mode=mode)
     try:
@@ -125,31 +128,6 @@ def _audit(
                 raise RuntimeError(
                     f"export audit: {entry[fmt]['file']} holds {back} rows, {table} has {entry['rows']}"
                 )
-
-
-def _remove_leftovers(exports_dir: Path) -> None:
-    """Remove staging and set-aside folders of writers that died (a killed run): they are
-    hidden from readers (dot names) but would pile up. A folder whose writer still runs
-    (its pid is alive) is left alone."""
-    for folder in exports_dir.glob(".*-*"):
-        if not folder.name.startswith((STAGING_PREFIX, REPLACED_PREFIX)):
-            continue
-        pid = folder.name.split("-")[1]
-        if pid.isdigit() and _alive(int(pid)):
-            continue
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
 
 
 def _swap_in(staging: Path, target: Path) -> None:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.lib.workdirs import remove_dead_writers
 from pipelines.settings import Settings, restrict_file_access
 
 SERVED_SCHEMA = "marts"  # BI-facing by construction: identity, raw and staging stay behind
@@ -62,33 +63,11 @@ def new_version_name(now: dt.datetime | None = None) -> str:
 
 
 def remove_stale_builds(settings: Settings) -> list[str]:
-    """Delete the work folders of builds whose process has died; returns their names.
-
-    A build that is killed (kill -9, power loss) never reaches its ``finally``: its
-    ``.building-<pid>-<version>`` folder stays, never linked and so never read, but a copy
-    of every mart, one more per killed night. A folder whose process still runs is another
-    publication at work (runs are one at a time, but the serving asset can be
-    materialised alone beside one) and is left alone; so is one whose pid was reused,
-    until that process ends. The same rule as the exports' work folders (lib/exports.py).
-    """
-    removed = []
-    for folder in settings.serving_dir.glob(f"{BUILDING_PREFIX}*"):
-        pid = folder.name.removeprefix(BUILDING_PREFIX).split("-", 1)[0]
-        if pid.isdigit() and _process_alive(int(pid)):
-            continue
-        shutil.rmtree(folder, ignore_errors=True)
-        removed.append(folder.name)
-    return sorted(removed)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
+    """Delete the ``.building-<pid>-<version>`` folders of builds whose process has died:
+    never linked and so never read, but each a copy of every mart, one more per killed
+    night. Runs are one at a time, but the serving asset can be materialised alone beside
+    one, so a live builder's folder stays (lib/workdirs.py)."""
+    return remove_dead_writers(settings.serving_dir, (BUILDING_PREFIX,))
 
 
 def build_version(settings: Settings, *, run_id: str, as_of_date: str | None) -> Version:
