@@ -11,7 +11,7 @@ DAYS ?= 365
 
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup demo test bench lint format ui docs clean
+.PHONY: setup demo test parity bench lint format ui docs clean
 
 # Re-sync whenever the lock or the project metadata changes.
 $(VENV)/.synced: pyproject.toml uv.lock
@@ -31,6 +31,11 @@ demo: setup
 test: setup lint
 	$(BIN)/python -c "from pipelines.defs.dbt.project import prepare_manifest; prepare_manifest()"
 	$(BIN)/pytest -n 2 --dist loadgroup --durations=25
+
+# The same dbt project on a local Spark: its marts must equal DuckDB's
+# (docs/scaling-out.md). Minutes of Spark, so not in `make test`; .ci/run runs both.
+parity: setup
+	$(BIN)/pytest tests/parity --durations=5
 
 # Timings on generated data (docs/benchmarks.md): `make bench SCALE=M`.
 bench: setup

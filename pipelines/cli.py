@@ -191,12 +191,24 @@ def identity_report_cmd() -> None:
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def dbt(ctx: typer.Context) -> None:
-    """Run dbt on the project with the warehouse settings, e.g. `crm-warehouse dbt docs generate`."""
-    export_to_environment()
+    """Run dbt on the project with the warehouse settings, e.g. `crm-warehouse dbt docs generate`
+    or, on a local Spark, `crm-warehouse dbt build --target spark` (docs/scaling-out.md)."""
+    from pipelines.lib.spark import spark_target
+
+    settings = export_to_environment()
     bin_dir = Path(sys.executable).parent
     cmd = [str(bin_dir / "dbt"), *ctx.args, "--project-dir", str(DBT_PROJECT_DIR)]
     cmd += ["--profiles-dir", str(DBT_PROJECT_DIR)]
     env = os.environ | {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    if spark_target(ctx.args):
+        from pipelines.lib.privacy import SaltError
+        from pipelines.lib.spark import spark_environment
+
+        try:
+            env |= spark_environment(settings)
+        except SaltError as exc:
+            typer.echo(f"not started: {exc}", err=True)
+            raise typer.Exit(2) from exc
     raise typer.Exit(subprocess.call(cmd, cwd=PROJECT_ROOT, env=env))
 
 

@@ -35,6 +35,12 @@ DEFAULT_PARTITIONS_START = "2020-01-01"
 DEFAULT_NIGHTLY_LOOKBACK_DAYS = 7
 # The folders DuckDB may touch, for the dbt hook (os.pathsep-separated).
 ALLOWED_DIRECTORIES_ENV = "CRM_ALLOWED_DIRECTORIES"
+# Where ingest writes each raw load (docs/scaling-out.md): "duckdb" (tables raw.<source>
+# in the warehouse file), "parquet" (files under raw_parquet_dir instead, which the DuckDB
+# target reads through views and a Spark target reads directly) or "duckdb+parquet"
+# (both: the warehouse runs as before and a cluster can build from the same loads).
+RAW_FORMATS = ("duckdb", "parquet", "duckdb+parquet")
+DEFAULT_RAW_FORMAT = "duckdb"
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,36 @@ class Settings:
     landing_quiet_seconds: float = DEFAULT_LANDING_QUIET_SECONDS
     partitions_start: str = DEFAULT_PARTITIONS_START
     nightly_lookback_days: int = DEFAULT_NIGHTLY_LOOKBACK_DAYS
+    raw_format: str = DEFAULT_RAW_FORMAT
+
+    @property
+    def raw_to_duckdb(self) -> bool:
+        return self.raw_format in ("duckdb", "duckdb+parquet")
+
+    @property
+    def raw_to_parquet(self) -> bool:
+        return self.raw_format in ("parquet", "duckdb+parquet")
+
+    @property
+    def portable_dir(self) -> Path:
+        """What another engine (Spark) builds the models from, as Parquet: the raw loads and
+        the CLV asset's output (dbt sources with meta portable_files)."""
+        return self.data_dir / "portable"
+
+    @property
+    def raw_parquet_dir(self) -> Path:
+        """The portable raw layer: <source>/delivery_date=<YYYY-MM-DD>/<load_id>.parquet."""
+        return self.portable_dir / "raw"
+
+    @property
+    def clv_parquet_path(self) -> Path:
+        """The CLV asset's table for other engines (written with the portable raw layer)."""
+        return self.portable_dir / "clv" / "customer_clv.parquet"
+
+    @property
+    def spark_dir(self) -> Path:
+        """Local Spark's warehouse folder and metastore (dbt target spark, make parity)."""
+        return self.data_dir / "spark"
 
     @property
     def truth_dir(self) -> Path:
@@ -123,6 +159,9 @@ class Settings:
             "CRM_SERVING_KEEP": str(self.serving_keep),
             "CRM_LANDING_QUIET_SECONDS": str(self.landing_quiet_seconds),
             "CRM_PARTITIONS_START": self.partitions_start,
+            "CRM_RAW_FORMAT": self.raw_format,
+            "CRM_PORTABLE_DIR": str(self.portable_dir),
+            "CRM_SPARK_DIR": str(self.spark_dir),
             # read by the dbt on-run-start hook (macros/security/restrict_file_access.sql)
             ALLOWED_DIRECTORIES_ENV: os.pathsep.join(map(str, self.file_access_directories)),
         }
@@ -134,6 +173,11 @@ def get_settings(environ: dict[str, str] | None = None) -> Settings:
     landing_dir = Path(env.get("CRM_LANDING_DIR") or data_dir / "landing").resolve()
     duckdb_path = Path(env.get("DUCKDB_PATH") or data_dir / "warehouse.duckdb").resolve()
     temp_dir = Path(env.get("CRM_DUCKDB_TEMP_DIR") or data_dir / "tmp" / "duckdb").resolve()
+    raw_format = env.get("CRM_RAW_FORMAT") or DEFAULT_RAW_FORMAT
+    if raw_format not in RAW_FORMATS:
+        raise ValueError(
+            f"CRM_RAW_FORMAT must be one of {', '.join(RAW_FORMATS)}, not {raw_format!r}"
+        )
     return Settings(
         data_dir=data_dir,
         landing_dir=landing_dir,
@@ -151,6 +195,7 @@ def get_settings(environ: dict[str, str] | None = None) -> Settings:
         nightly_lookback_days=int(
             env.get("CRM_NIGHTLY_LOOKBACK_DAYS") or DEFAULT_NIGHTLY_LOOKBACK_DAYS
         ),
+        raw_format=raw_format,
     )
 
 

@@ -51,6 +51,7 @@ def materialise_ingest(assets, **kwargs):
     """dg.materialize for ingest assets, over every landing date (they are partitioned),
     as `crm-warehouse run` does: the dates are registered in an ephemeral instance."""
     import dagster as dg
+    from dagster._core.storage.defs_state.base import set_defs_state_storage
 
     from pipelines.defs.partitions import (
         dates_to_run,
@@ -67,13 +68,19 @@ def materialise_ingest(assets, **kwargs):
     # in-memory instance was lost between tests ("unable to open database file").
     _INGEST_INSTANCES.append(instance)
     register_landing_dates(instance, dates)
-    return dg.materialize(
-        assets,
-        instance=instance,
-        resources={"warehouse": WarehouseResource()},
-        tags=range_tags(dates[0], dates[-1]),
-        **kwargs,
-    )
+    # Dagster resolves the definitions against the "current" state storage, a context
+    # variable that an instance sets while it is entered. An instance given to materialize()
+    # is not entered, so it would be whatever an earlier test left there: once, a storage
+    # whose instance was gone ("Attempted to resolve undefined DagsterInstance weakref",
+    # every case of the bad-input catalogue). This call's own instance's storage is used.
+    with set_defs_state_storage(instance.defs_state_storage):
+        return dg.materialize(
+            assets,
+            instance=instance,
+            resources={"warehouse": WarehouseResource()},
+            tags=range_tags(dates[0], dates[-1]),
+            **kwargs,
+        )
 
 
 XS_SEED = 7

@@ -7,6 +7,11 @@ columns and types them in one SQL projection, and every row ends either in
 ``raw.loads`` is the content-hash manifest: a file whose bytes were loaded before is
 skipped; one that cannot be read at all is recorded as rejected and reported.
 
+The loaded rows can also (or instead) go to the portable raw layer, one Parquet file per
+load under ``<raw_parquet_dir>/<source>/delivery_date=<date>/<load_id>.parquet`` (setting
+``CRM_RAW_FORMAT``), which another engine (Spark) reads; ``raw.loads`` and
+``raw.quarantine`` stay in DuckDB either way.
+
 All SQL here is built from the contract (repository code) and DuckDB-quoted identifiers;
 file paths and data values are always bound as parameters.
 """
@@ -104,10 +109,16 @@ class LoadResult:
         return asdict(self)
 
 
-def ensure_raw_tables(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
+def ensure_raw_tables(
+    con: duckdb.DuckDBPyConnection, contract: Contract, *, data_table: bool = True
+) -> None:
+    """Create the bookkeeping tables and, unless the rows go only to Parquet, the source's
+    raw table."""
     con.execute(f"create schema if not exists {RAW_SCHEMA}")
     con.execute(LOADS_DDL)
     con.execute(QUARANTINE_DDL)
+    if not data_table:
+        return
     cols = ", ".join(f"{quote_ident(n)} {t}" for n, t in contract.raw_schema().items())
     con.execute(f"create table if not exists {RAW_SCHEMA}.{quote_ident(contract.source)} ({cols})")
 
@@ -410,8 +421,69 @@ def _previous(con, source: str, file: LandingFile, digest: str) -> tuple[str | N
     return (same_path[0] if same_path else None, same_content[0] if same_content else None)
 
 
+def parquet_glob(root: Path, source: str) -> Path:
+    """Every load file of one source in the portable raw layer (dbt's Spark sources read
+    the same layout: meta portable_files in models/staging/_raw__sources.yml)."""
+    return root / source / "delivery_date=*" / "*.parquet"
+
+
+def ensure_raw_parquet_view(con: duckdb.DuckDBPyConnection, contract: Contract, root: Path) -> None:
+    """When the rows go only to Parquet, raw.<source> is a view over the source's files, so
+    the dbt sources, the ingest previews and the checks read it as they read the table.
+
+    Until the first file lands it is an empty table of the contract's columns (a view over
+    no file fails). A table that holds rows is never replaced: those loads would vanish
+    from the models without a trace, so switching a populated warehouse to "parquet" is
+    refused with the way out."""
+    relation = f"{RAW_SCHEMA}.{quote_ident(contract.source)}"
+    kind = con.execute(
+        "select table_type from information_schema.tables where table_schema = $s and table_name = $t",
+        {"s": RAW_SCHEMA, "t": contract.source},
+    ).fetchone()
+    table = bool(kind) and kind[0] == "BASE TABLE"
+    if table:
+        (rows,) = con.execute(f"select count(*) from {relation}").fetchone()
+        if rows:
+            raise LandingError(
+                f"{RAW_SCHEMA}.{contract.source} holds {rows} rows loaded into DuckDB, but "
+                "CRM_RAW_FORMAT=parquet "
+                "would read only the Parquet files: set CRM_RAW_FORMAT=duckdb+parquet, or "
+                "reload the landing files into a new warehouse"
+            )
+    if not any((root / contract.source).glob("delivery_date=*/*.parquet")):
+        ensure_raw_tables(con, contract)
+        return
+    if table:
+        con.execute(f"drop table {relation}")
+    times = [c.name for c in contract.columns if c.type == "time"]
+    projection = "*"
+    if times:
+        projection = "* replace ({})".format(
+            ", ".join(f"cast({quote_ident(n)} as time) as {quote_ident(n)}" for n in times)
+        )
+    # union_by_name: files written before a contract gained a column read it as null.
+    con.execute(
+        f"create or replace view {relation} as select {projection} from read_parquet("
+        f"{quote_literal(str(parquet_glob(root, contract.source)))}, "
+        "hive_partitioning = false, union_by_name = true)"
+    )
+
+
+@dataclass(frozen=True)
+class RawTargets:
+    """Where a load's good rows go: the DuckDB table raw.<source>, and/or one Parquet file
+    per load under ``parquet_dir`` (None: no Parquet)."""
+
+    duckdb: bool = True
+    parquet_dir: Path | None = None
+
+
 def load_file(
-    con: duckdb.DuckDBPyConnection, contract: Contract, file: LandingFile, temp_dir: Path
+    con: duckdb.DuckDBPyConnection,
+    contract: Contract,
+    file: LandingFile,
+    temp_dir: Path,
+    targets: RawTargets = RawTargets(),
 ) -> LoadResult:
     """Load one landing file in one transaction.
 
@@ -448,7 +520,7 @@ def load_file(
         # A file rejected by an earlier run is retried; its old verdict is replaced.
         con.execute(f"delete from {RAW_SCHEMA}.loads where load_id = $id", {"id": load_id})
         if result.status == "loaded":
-            _publish_stage(con, contract, file, result)
+            _publish_stage(con, contract, file, result, targets)
         result.seconds = time.perf_counter() - clock
         _record_load(con, result, file, digest, started)
         con.execute("commit")
@@ -516,16 +588,30 @@ def _stage_file(con, contract: Contract, file: LandingFile, result: LoadResult, 
         con.executemany("insert into _stage_bad values (?, ?, ?)", bad)
 
 
-def _publish_stage(con, contract: Contract, file: LandingFile, result: LoadResult) -> None:
+def _publish_stage(
+    con, contract: Contract, file: LandingFile, result: LoadResult, targets: RawTargets
+) -> None:
     """Append the staged rows to raw and quarantine (inside the caller's transaction)."""
     names = ", ".join(quote_ident(c) for c in contract.column_names)
-    con.execute(
-        f"insert into {RAW_SCHEMA}.{quote_ident(contract.source)} "
-        f"({names}, _load_id, _source_file, _delivery_date, _source_line, _loaded_at) "
-        f"select {names}, $load_id, $file, $delivery, _source_line, now() "
-        "from _stage_typed where _errors is null order by _source_line",
-        {"load_id": result.load_id, "file": file.relative_path, "delivery": file.delivery_date},
+    good_rows = (
+        f"select {names}, $load_id as _load_id, $file as _source_file, "
+        "$delivery as _delivery_date, _source_line, now() as _loaded_at "
+        "from _stage_typed where _errors is null order by _source_line"
     )
+    lineage = {
+        "load_id": result.load_id,
+        "file": file.relative_path,
+        "delivery": file.delivery_date,
+    }
+    if targets.duckdb:
+        con.execute(
+            f"insert into {RAW_SCHEMA}.{quote_ident(contract.source)} "
+            f"({names}, _load_id, _source_file, _delivery_date, _source_line, _loaded_at) "
+            + good_rows,
+            lineage,
+        )
+    if targets.parquet_dir is not None:
+        _write_parquet_load(con, contract, file, result, targets.parquet_dir, good_rows, lineage)
     con.execute(
         f"insert into {RAW_SCHEMA}.quarantine "
         "select $load_id, $source, $file, t._source_line, null, t._errors, to_json(s), now() "
@@ -544,6 +630,38 @@ def _publish_stage(con, contract: Contract, file: LandingFile, result: LoadResul
     result.rows_loaded = int(counts[0])
     result.rows_quarantined = int(counts[1]) + int(counts[2])
     result.rows_in = result.rows_loaded + result.rows_quarantined
+
+
+def _write_parquet_load(
+    con, contract: Contract, file: LandingFile, result: LoadResult, root: Path, rows: str, params
+) -> None:
+    """Write the load's good rows as one Parquet file, atomically (temp name, then rename).
+
+    Called inside the load's transaction, before the commit: a crash in between leaves a
+    file whose load is not in raw.loads; the load is retried and its id, derived from path
+    and content, names the same file, which the retry replaces. TIME columns are written as
+    'HH:MM:SS' text because Spark has no TIME type (it refuses such a column)."""
+    # Raw rows hold personal data: the layer is owner-only, as data/restricted/ is.
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder = root / contract.source / f"delivery_date={file.delivery_date:%Y-%m-%d}"
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / f"{result.load_id}.parquet"
+    temporary = folder / f".{result.load_id}.parquet.tmp"
+    times = [c.name for c in contract.columns if c.type == "time"]
+    projection = "*"
+    if times:
+        casts = ", ".join(
+            f"strftime(cast('2000-01-01' as date) + {quote_ident(n)}, '%H:%M:%S') "
+            f"as {quote_ident(n)}"
+            for n in times
+        )
+        projection = f"* replace ({casts})"
+    con.execute(
+        f"copy (select {projection} from ({rows})) to {quote_literal(str(temporary))} "
+        "(format parquet, compression zstd)",
+        params,
+    )
+    temporary.replace(final)
 
 
 def _line_numbers(con, stage: str, not_rows: list[int], *, jsonl: bool) -> None:

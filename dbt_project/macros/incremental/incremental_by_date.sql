@@ -186,5 +186,23 @@
     rows_of_affected_dates (the only rows whose unique id is null; the id columns are
     tested not_null). Runs inside the model's transaction, so no reader sees a marker. -#}
 {% macro delete_incremental_markers(unique_id) -%}
+    {{ return(adapter.dispatch('delete_incremental_markers', 'crm_warehouse')(unique_id)) }}
+{%- endmacro %}
+
+{% macro default__delete_incremental_markers(unique_id) -%}
     delete from {{ this }} where {{ unique_id }} is null
+{%- endmacro %}
+
+{#- Parquet tables on Spark take no DELETE: the table is rewritten without the markers
+    (macros/portable/spark_delete_insert.sql). Delta tables take the DELETE. Spark has no
+    transaction around the model and its post-hook, so a reader in between can see the
+    marker rows (null but for the date): read the marts after the build. -#}
+{% macro spark__delete_incremental_markers(unique_id) -%}
+    {%- if config.get('file_format', 'parquet') in ['delta', 'iceberg', 'hudi'] -%}
+        {{ return(default__delete_incremental_markers(unique_id)) }}
+    {%- endif -%}
+    {%- if not execute -%}
+        {{ return('select 1') }}
+    {%- endif -%}
+    {{ spark_rewrite_table(this, "select * from " ~ this ~ " where " ~ unique_id ~ " is not null") }}
 {%- endmacro %}

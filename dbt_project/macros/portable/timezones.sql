@@ -24,6 +24,14 @@
 {%- endmacro %}
 
 
+{#- Spark's TIMESTAMP is an instant shown in the session zone, which the spark profile
+    sets to UTC: from_utc_timestamp shifts an instant to the zone's wall clock, and
+    to_utc_timestamp reads a wall clock in the zone back to the instant. -#}
+{% macro spark__to_local_timestamp(ts, tz) -%}
+    from_utc_timestamp({{ ts }}, '{{ tz }}')
+{%- endmacro %}
+
+
 {% macro from_local_timestamp(ts, tz) -%}
     {{ return(adapter.dispatch('from_local_timestamp', 'crm_warehouse')(ts, tz)) }}
 {%- endmacro %}
@@ -34,6 +42,11 @@
 
 {% macro default__from_local_timestamp(ts, tz) -%}
     ({{ ts }} at time zone '{{ tz }}')
+{%- endmacro %}
+
+
+{% macro spark__from_local_timestamp(ts, tz) -%}
+    to_utc_timestamp({{ ts }}, '{{ tz }}')
 {%- endmacro %}
 
 

@@ -19,6 +19,20 @@
     sha256(crm_pii_salt() || {{ expr }})
 {%- endmacro %}
 
+{#- Spark substitutes ${env:NAME} with the driver's environment variable while it parses
+    the statement, so the compiled SQL dbt writes holds only the placeholder (the runner
+    exports CRM_PII_SALT: pipelines/cli.py; a cluster sets it from its secret store,
+    docs/scaling-out.md). An unset variable is left as the placeholder text, which would
+    hash with a known salt: the statement fails instead. -#}
+{% macro spark__pii_hash(expr) -%}
+    case
+        when '${env:CRM_PII_SALT}' like '${env:%' then raise_error(
+            'CRM_PII_SALT is not set in the Spark driver environment (docs/scaling-out.md)')
+        when {{ expr }} is null then null
+        else sha2(concat('${env:CRM_PII_SALT}', {{ expr }}), 256)
+    end
+{%- endmacro %}
+
 {#- An E.164 phone as 138****5678: the national number of the default country (the
     country code of any other is kept), its first 3 and last 4 characters when it has 11
     or more, else only its last 4 (7 to 10) or nothing (shorter). -#}

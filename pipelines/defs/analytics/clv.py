@@ -5,12 +5,14 @@ data-sufficiency guard, fits, scores every customer and swaps the table in atomi
 """
 
 import time
+from pathlib import Path
 
 import dagster as dg
 import numpy as np
 import polars as pl
 
 from pipelines.lib import clv
+from pipelines.lib.ingest import quote_literal
 from pipelines.lib.observe import table_figures
 from pipelines.resources import WarehouseResource
 
@@ -130,6 +132,19 @@ def _write_table(con, predictions: pl.DataFrame) -> int:
     return con.execute(f"select count(*) from {TARGET_SCHEMA}.{TARGET_TABLE}").fetchone()[0]
 
 
+def _write_portable_copy(con, path: Path) -> None:
+    """The table as Parquet beside the portable raw layer, for a Spark build of the models
+    that read it (docs/scaling-out.md); written under a temporary name, then renamed, so a
+    reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    con.execute(
+        f"copy (select * from {TARGET_SCHEMA}.{TARGET_TABLE} order by customer_id) "
+        f"to {quote_literal(str(temporary))} (format parquet)"
+    )
+    temporary.replace(path)
+
+
 def build_customer_clv(warehouse: WarehouseResource) -> dict:
     """Read, fit, score and swap in marts.customer_clv; returns the materialisation metadata."""
     started = time.perf_counter()
@@ -144,6 +159,9 @@ def build_customer_clv(warehouse: WarehouseResource) -> dict:
         )
         scores, fit_metadata = _fit_and_score(inputs, sufficiency)
         written = _write_table(con, _predictions_frame(inputs, scores, sufficiency))
+        settings = warehouse.settings()
+        if settings.raw_to_parquet:
+            _write_portable_copy(con, settings.clv_parquet_path)
         figures = table_figures(con, f"{TARGET_SCHEMA}.{TARGET_TABLE}")
     return {
         **figures,

@@ -15,6 +15,8 @@ from pipelines.lib.contracts import Contract, load_contracts
 from pipelines.lib.ingest import (
     RAW_SCHEMA,
     LoadResult,
+    RawTargets,
+    ensure_raw_parquet_view,
     ensure_raw_tables,
     load_file,
     quote_ident,
@@ -42,12 +44,22 @@ def ingest_source(
     messages = [f"{p.relative_path}: {p.reason}" for p in problems]
     results: list[LoadResult] = []
     with warehouse.connection() as con:
-        ensure_raw_tables(con, contract)
+        ensure_raw_tables(con, contract, data_table=settings.raw_to_duckdb)
+        if not settings.raw_to_duckdb:
+            # Before any load: a populated raw table is refused here, not after its loads
+            # went only to Parquet.
+            ensure_raw_parquet_view(con, contract, settings.raw_parquet_dir)
+        targets = RawTargets(
+            duckdb=settings.raw_to_duckdb,
+            parquet_dir=settings.raw_parquet_dir if settings.raw_to_parquet else None,
+        )
         for file in files:
-            result = load_file(con, contract, file, settings.duckdb_temp_dir)
+            result = load_file(con, contract, file, settings.duckdb_temp_dir, targets)
             results.append(result)
             if result.status == "rejected":
                 messages.append(result.error or f"{file.relative_path}: rejected")
+        if not settings.raw_to_duckdb:
+            ensure_raw_parquet_view(con, contract, settings.raw_parquet_dir)  # new files
     return results, messages
 
 

@@ -112,10 +112,7 @@ final as (
         purchases.net_revenue,
         case
             when purchases.purchase_days > 1
-                then cast(
-                    round(purchases.repeat_revenue / (purchases.purchase_days - 1), 2)
-                    as decimal(18, 2)
-                )
+                then {{ round_quotient('purchases.repeat_revenue', 'purchases.purchase_days - 1') }}
         end as monetary_value,
         coalesce(line_costs.cost_of_goods, 0) as cost_of_goods,
         purchases.net_revenue - coalesce(line_costs.cost_of_goods, 0) as historical_margin,

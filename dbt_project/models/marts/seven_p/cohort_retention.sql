@@ -48,7 +48,8 @@ cohort_sizes as (
 -- 0 .. 1199: up to 100 years of months
 month_offsets as (
 
-    select generated_number - 1 as months_since_first
+    -- typed: dbt's generate_series numbers are DOUBLE on Spark, BIGINT on DuckDB
+    select cast(generated_number - 1 as {{ dbt.type_bigint() }}) as months_since_first
     from ({{ dbt.generate_series(1200) }}) as series
 
 ),
