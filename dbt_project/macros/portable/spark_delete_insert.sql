@@ -8,11 +8,15 @@
     Iceberg, Hudi only) and microbatch, so the models would need a second strategy and a
     second set of semantics on Spark. Instead, delete+insert is added here for Spark: the
     kept stored rows and the batch are written to a work table, which then overwrites the
-    model's table (Spark refuses to overwrite a table that the same query reads). That is a
-    rewrite of the whole table, fine for the local parity runs; on a cluster, use Delta
-    (file_format: delta), where the same strategy runs as delete + insert statements
-    (docs/scaling-out.md). A failure between the two writes leaves the work table, which the
-    next run replaces.
+    model's table (Spark refuses to overwrite a table that the same query reads). Keys
+    match with `=`, as in dbt's delete+insert on DuckDB (a null key matches nothing).
+
+    It is a rewrite of the whole table, fine for the local parity runs, and it is not
+    atomic: Parquet's overwrite removes the old files before it writes the new ones, so a
+    failure during it leaves the table incomplete, with the complete rows still in the
+    work table <model>__dbt_rewrite until the next run replaces it (copy them back by
+    hand). A production cluster should use a table format with atomic commits (Delta),
+    where this could be a DELETE and an INSERT; that is not built (docs/scaling-out.md).
 
     These two macros replace dbt-spark's own (a macro of the root project wins over one of
     the adapter's), accepting the one strategy more and handing everything else back.
@@ -40,7 +44,7 @@
         select {{ columns }} from {{ target }} as stored
         where not exists (
             select 1 from {{ source }} as batch
-            where {% for key in keys %}batch.{{ key }} <=> stored.{{ key }}{{ ' and ' if not loop.last }}{% endfor %}
+            where {% for key in keys %}batch.{{ key }} = stored.{{ key }}{{ ' and ' if not loop.last }}{% endfor %}
         )
         union all
         select {{ columns }} from {{ source }}
