@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from pipelines.lib.privacy import SaltError
-from pipelines.lib.spark import SPARK_TARGET_PATH, spark_environment, spark_target
+from pipelines.lib.spark import (
+    PROFILES_PATH,
+    SPARK_TARGET_PATH,
+    spark_environment,
+    spark_target,
+)
 from pipelines.settings import get_settings
 
 
@@ -19,10 +25,18 @@ from pipelines.settings import get_settings
         (["build", "--target", "duckdb"], False),
         (["build", "--select", "spark"], False),
         (["build", "--target"], False),
+        (["build", "--target", "cluster"], True),
+        (["build", "--target", "nowhere"], False),
     ],
 )
-def test_spark_target_is_read_from_the_dbt_arguments(args, expected):
-    assert spark_target(args) is expected
+def test_spark_target_is_read_from_the_dbt_arguments(args, expected, tmp_path):
+    profiles = tmp_path / "profiles.yml"
+    real = yaml.safe_load(PROFILES_PATH.read_text(encoding="utf-8"))
+    outputs = real["crm_warehouse"]["outputs"]
+    assert outputs["spark"]["type"] == "spark" and outputs["duckdb"]["type"] == "duckdb"
+    outputs["cluster"] = {"type": "spark", "method": "thrift", "host": "h", "schema": "s"}
+    profiles.write_text(yaml.safe_dump(real), encoding="utf-8")
+    assert spark_target(args, profiles) is expected
 
 
 def test_spark_environment_carries_the_salt_and_its_own_target_folder(tmp_path, monkeypatch):
