@@ -138,34 +138,41 @@ def xs_warehouse_copy(xs_warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     return get_settings()
 
 
-@pytest.fixture(scope="session")
-def identity_macro_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A throw-away dbt project holding only the identity macros and the real vars, to
-    compile or run the macros on chosen values without the warehouse."""
+def macro_project(root: Path, macro_folder: str, variables: dict | None = None) -> Path:
+    """A throw-away dbt project in ``root`` holding only dbt_project/macros/<macro_folder>
+    (and ``variables``), on a DuckDB file of its own, to compile or run those macros on
+    chosen values without the warehouse."""
     import yaml
 
-    root = tmp_path_factory.mktemp("identity_macros")
-    dbt_project_dir = PROJECT_ROOT / "dbt_project"
-    with (dbt_project_dir / "dbt_project.yml").open(encoding="utf-8") as f:
-        real = yaml.safe_load(f)
     project = {
         "name": "crm_warehouse",  # the dispatch namespace the macros use
         "version": "0.1.0",
         "config-version": 2,
-        "profile": "identity_macros",
+        "profile": "macros",
         "macro-paths": ["macros"],
-        "vars": real["vars"],
+        "vars": variables or {},
     }
     (root / "dbt_project.yml").write_text(yaml.safe_dump(project), encoding="utf-8")
     profile = {
-        "identity_macros": {
+        "macros": {
             "target": "dev",
             "outputs": {"dev": {"type": "duckdb", "path": str(root / "macros.duckdb")}},
         }
     }
     (root / "profiles.yml").write_text(yaml.safe_dump(profile), encoding="utf-8")
-    shutil.copytree(dbt_project_dir / "macros" / "identity", root / "macros" / "identity")
+    macros = PROJECT_ROOT / "dbt_project" / "macros" / macro_folder
+    shutil.copytree(macros, root / "macros" / macro_folder)
     return root
+
+
+@pytest.fixture(scope="session")
+def identity_macro_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The identity macros with the real vars (macro_project)."""
+    import yaml
+
+    with (PROJECT_ROOT / "dbt_project" / "dbt_project.yml").open(encoding="utf-8") as f:
+        real = yaml.safe_load(f)
+    return macro_project(tmp_path_factory.mktemp("identity_macros"), "identity", real["vars"])
 
 
 def dbt_in(project: Path, *args: str, work: Path | None = None):

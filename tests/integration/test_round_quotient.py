@@ -4,15 +4,12 @@ own round(decimal / n, 2) goes through DOUBLE and loses the cent of 2.01 / 2."""
 
 from __future__ import annotations
 
-import shutil
 from decimal import ROUND_HALF_UP, Decimal
 
 import duckdb
 import pytest
-import yaml
 
-from pipelines.settings import DBT_PROJECT_DIR
-from tests.conftest import dbt_in
+from tests.conftest import dbt_in, macro_project
 
 CASES = [
     ("2.01", 2),
@@ -32,23 +29,7 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory: pytest.TempPathFactory) -> str:
-    root = tmp_path_factory.mktemp("portable_macros")
-    project = {
-        "name": "crm_warehouse",
-        "version": "0.1.0",
-        "config-version": 2,
-        "profile": "portable_macros",
-        "macro-paths": ["macros"],
-    }
-    (root / "dbt_project.yml").write_text(yaml.safe_dump(project), encoding="utf-8")
-    profile = {
-        "portable_macros": {
-            "target": "dev",
-            "outputs": {"dev": {"type": "duckdb", "path": str(root / "macros.duckdb")}},
-        }
-    }
-    (root / "profiles.yml").write_text(yaml.safe_dump(profile), encoding="utf-8")
-    shutil.copytree(DBT_PROJECT_DIR / "macros" / "portable", root / "macros" / "portable")
+    root = macro_project(tmp_path_factory.mktemp("portable_macros"), "portable")
     query = "select i, {{ round_quotient('n', 'd') }} as q from cases"
     result = dbt_in(root, "compile", "--inline", query, "--quiet")
     assert result.success, result.exception
