@@ -41,6 +41,9 @@ ALLOWED_DIRECTORIES_ENV = "CRM_ALLOWED_DIRECTORIES"
 # (both: the warehouse runs as before and a cluster can build from the same loads).
 RAW_FORMATS = ("duckdb", "parquet", "duckdb+parquet")
 DEFAULT_RAW_FORMAT = "duckdb"
+# Driver memory of the local Spark session (dbt target spark, make parity): XS and S fit
+# in far less; the rest of the 24 GB stays for DuckDB and the tests beside it.
+DEFAULT_SPARK_DRIVER_MEMORY = "3g"
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class Settings:
     partitions_start: str = DEFAULT_PARTITIONS_START
     nightly_lookback_days: int = DEFAULT_NIGHTLY_LOOKBACK_DAYS
     raw_format: str = DEFAULT_RAW_FORMAT
+    spark_driver_memory: str = DEFAULT_SPARK_DRIVER_MEMORY
 
     @property
     def raw_to_duckdb(self) -> bool:
@@ -162,6 +166,7 @@ class Settings:
             "CRM_RAW_FORMAT": self.raw_format,
             "CRM_PORTABLE_DIR": str(self.portable_dir),
             "CRM_SPARK_DIR": str(self.spark_dir),
+            "CRM_SPARK_DRIVER_MEMORY": self.spark_driver_memory,
             # read by the dbt on-run-start hook (macros/security/restrict_file_access.sql)
             ALLOWED_DIRECTORIES_ENV: os.pathsep.join(map(str, self.file_access_directories)),
         }
@@ -196,6 +201,7 @@ def get_settings(environ: dict[str, str] | None = None) -> Settings:
             env.get("CRM_NIGHTLY_LOOKBACK_DAYS") or DEFAULT_NIGHTLY_LOOKBACK_DAYS
         ),
         raw_format=raw_format,
+        spark_driver_memory=env.get("CRM_SPARK_DRIVER_MEMORY") or DEFAULT_SPARK_DRIVER_MEMORY,
     )
 
 
