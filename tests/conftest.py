@@ -14,6 +14,22 @@ from pipelines.settings import PROJECT_ROOT
 REAL_EXPORTS = PROJECT_ROOT.parent / "shared" / "real-exports"
 
 
+@pytest.fixture(autouse=True)
+def _no_current_dagster_state_storage():
+    """Each test starts with no "current" Dagster state storage.
+
+    Dagster resolves definitions against a context variable that an entered instance sets.
+    A test that leaves one set (an evaluation context that opened an instance and was
+    never closed) makes later materialize() calls in that worker fail with "Attempted to
+    resolve undefined DagsterInstance weakref" once the instance is gone. That happened
+    twice, to whichever module ran next on the worker: the bad-input catalogue, then
+    test_customer_clv (DECISIONLOG.md, Tests)."""
+    from dagster._core.storage.defs_state.base import set_defs_state_storage
+
+    with set_defs_state_storage(None):
+        yield
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh CRM_DATA_DIR (landing, warehouse, truth) for one test."""
@@ -51,7 +67,6 @@ def materialise_ingest(assets, **kwargs):
     """dg.materialize for ingest assets, over every landing date (they are partitioned),
     as `crm-warehouse run` does: the dates are registered in an ephemeral instance."""
     import dagster as dg
-    from dagster._core.storage.defs_state.base import set_defs_state_storage
 
     from pipelines.defs.partitions import (
         dates_to_run,
@@ -68,19 +83,13 @@ def materialise_ingest(assets, **kwargs):
     # in-memory instance was lost between tests ("unable to open database file").
     _INGEST_INSTANCES.append(instance)
     register_landing_dates(instance, dates)
-    # Dagster resolves the definitions against the "current" state storage, a context
-    # variable that an instance sets while it is entered. An instance given to materialize()
-    # is not entered, so it would be whatever an earlier test left there: once, a storage
-    # whose instance was gone ("Attempted to resolve undefined DagsterInstance weakref",
-    # every case of the bad-input catalogue). This call's own instance's storage is used.
-    with set_defs_state_storage(instance.defs_state_storage):
-        return dg.materialize(
-            assets,
-            instance=instance,
-            resources={"warehouse": WarehouseResource()},
-            tags=range_tags(dates[0], dates[-1]),
-            **kwargs,
-        )
+    return dg.materialize(
+        assets,
+        instance=instance,
+        resources={"warehouse": WarehouseResource()},
+        tags=range_tags(dates[0], dates[-1]),
+        **kwargs,
+    )
 
 
 XS_SEED = 7

@@ -134,8 +134,9 @@ def test_the_landing_sensor_announces_each_complete_delivery_once(tmp_path: Path
     with dg.instance_for_test() as instance:
 
         def evaluate(cursor):
-            context = dg.build_sensor_context(instance=instance, cursor=cursor)
-            return landing_sensor(context), context.cursor
+            # Entered and left, so the instance the context opens from the ref is closed.
+            with dg.build_sensor_context(instance=instance, cursor=cursor) as context:
+                return landing_sensor(context), context.cursor
 
         result, cursor = evaluate(None)
         assert isinstance(result, dg.SkipReason)  # still being copied

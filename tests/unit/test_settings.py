@@ -88,18 +88,19 @@ def test_the_nightly_run_covers_the_complete_deliveries_of_its_lookback_window(
     # later in-memory instances in this process failed ("unable to open database file").
     (tmp_path / "dagster").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
-        context = dg.build_schedule_context(
+        # Each context is entered and left, so the instance it opens from the ref is closed.
+        with dg.build_schedule_context(
             instance=instance, scheduled_execution_time=datetime(2025, 3, 10, 2, 0, tzinfo=SHANGHAI)
-        )
-        (request,) = schedule.evaluate_tick(context).run_requests
+        ) as context:
+            (request,) = schedule.evaluate_tick(context).run_requests
         # 03-01 is older than the lookback, 03-10 is incomplete: 03-05..03-09 are read.
         assert request.tags["dagster/asset_partition_range_start"] == "2025-03-05"
         assert request.tags["dagster/asset_partition_range_end"] == "2025-03-09"
         assert instance.get_dynamic_partitions("landing_date") == ["2025-03-05", "2025-03-09"]
-        context = dg.build_schedule_context(
+        with dg.build_schedule_context(
             instance=instance, scheduled_execution_time=datetime(2025, 5, 1, 2, 0, tzinfo=SHANGHAI)
-        )
-        assert schedule.evaluate_tick(context).run_requests == []  # nothing landed: skipped
+        ) as context:
+            assert schedule.evaluate_tick(context).run_requests == []  # nothing landed: skipped
 
 
 def test_duckdb_reads_and_writes_only_the_warehouse_folders(tmp_path: Path):
