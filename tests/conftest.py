@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 from datetime import date
@@ -97,34 +99,68 @@ XS_START = date(2025, 1, 1)
 XS_DAYS = 365
 
 
-@pytest.fixture(scope="session")
-def xs_warehouse(tmp_path_factory: pytest.TempPathFactory):
-    """One read-only XS warehouse for the whole session: generated (seed 7, 365 days),
-    materialised through the real Dagster job. Tests must not write to it."""
-    from pipelines.generator import generate
-    from pipelines.run import run_warehouse_job
+@contextlib.contextmanager
+def _exclusive(lock_file: Path):
+    """Hold an exclusive lock on lock_file (between processes: the xdist workers)."""
+    with lock_file.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _xs_environment(data: Path):
+    """The environment of the XS warehouse in data/, for the duration of the block."""
     from pipelines.settings import export_to_environment, get_settings
 
     saved = dict(os.environ)
-    data = tmp_path_factory.mktemp("xs_warehouse") / "data"
-    for var in ("CRM_LANDING_DIR", "DUCKDB_PATH", "CRM_DUCKDB_TEMP_DIR", "DAGSTER_HOME"):
-        os.environ.pop(var, None)
-    os.environ["CRM_DATA_DIR"] = str(data)
-    os.environ["CRM_DUCKDB_MEMORY_LIMIT"] = "2GB"
-    settings = export_to_environment(get_settings())
-    generate(
-        settings.landing_dir,
-        settings.truth_dir,
-        scale="XS",
-        seed=XS_SEED,
-        start_date=XS_START,
-        days=XS_DAYS,
-    )
-    result = run_warehouse_job(settings)
-    assert result.success, "the XS warehouse run failed"
-    os.environ.clear()
-    os.environ.update(saved)
-    return settings
+    try:
+        for var in ("CRM_LANDING_DIR", "DUCKDB_PATH", "CRM_DUCKDB_TEMP_DIR", "DAGSTER_HOME"):
+            os.environ.pop(var, None)
+        os.environ["CRM_DATA_DIR"] = str(data)
+        os.environ["CRM_DUCKDB_MEMORY_LIMIT"] = "2GB"
+        yield export_to_environment(get_settings())
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def xs_warehouse(tmp_path_factory: pytest.TempPathFactory, worker_id: str):
+    """One read-only XS warehouse for the whole session: generated (seed 7, 365 days),
+    materialised through the real Dagster job. Tests must not write to it.
+
+    The xdist workers share it: the first to ask builds it in the session's common temp
+    folder while holding a lock, and the others wait for it, then read the same files.
+    Every use reads it or copies it, so one build serves the whole suite instead of one
+    build per worker, each slowed by the other."""
+    from pipelines.generator import generate
+    from pipelines.run import run_warehouse_job
+
+    root = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        root = root.parent  # pytest-of-<user>/pytest-<n>/, above each worker's popen-gw<k>/
+    folder = root / "xs_warehouse"
+    built = folder / "built"
+    with _exclusive(root / "xs_warehouse.lock"):
+        if not built.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # what a failed build left
+            with _xs_environment(folder / "data") as settings:
+                generate(
+                    settings.landing_dir,
+                    settings.truth_dir,
+                    scale="XS",
+                    seed=XS_SEED,
+                    start_date=XS_START,
+                    days=XS_DAYS,
+                )
+                result = run_warehouse_job(settings)
+                assert result.success, "the XS warehouse run failed"
+            built.touch()
+    with _xs_environment(folder / "data") as settings:
+        return settings
 
 
 @pytest.fixture
