@@ -111,16 +111,17 @@ def _exclusive(lock_file: Path):
 
 
 @contextlib.contextmanager
-def _xs_environment(data: Path):
-    """The environment of the XS warehouse in data/, for the duration of the block."""
+def warehouse_environment(data: Path, **variables: str):
+    """For the duration of the block, the process environment of a warehouse in data/
+    (its paths derived from CRM_DATA_DIR, 2 GB for DuckDB, plus ``variables``), exported as
+    a run exports it; yields its Settings. The environment is restored afterwards."""
     from pipelines.settings import export_to_environment, get_settings
 
     saved = dict(os.environ)
     try:
         for var in ("CRM_LANDING_DIR", "DUCKDB_PATH", "CRM_DUCKDB_TEMP_DIR", "DAGSTER_HOME"):
             os.environ.pop(var, None)
-        os.environ["CRM_DATA_DIR"] = str(data)
-        os.environ["CRM_DUCKDB_MEMORY_LIMIT"] = "2GB"
+        os.environ |= {"CRM_DATA_DIR": str(data), "CRM_DUCKDB_MEMORY_LIMIT": "2GB", **variables}
         yield export_to_environment(get_settings())
     finally:
         os.environ.clear()
@@ -144,23 +145,20 @@ def xs_warehouse(tmp_path_factory: pytest.TempPathFactory, worker_id: str):
         root = root.parent  # pytest-of-<user>/pytest-<n>/, above each worker's popen-gw<k>/
     folder = root / "xs_warehouse"
     built = folder / "built"
-    with _exclusive(root / "xs_warehouse.lock"):
+    with warehouse_environment(folder / "data") as settings, _exclusive(root / "xs.lock"):
         if not built.exists():
             shutil.rmtree(folder, ignore_errors=True)  # what a failed build left
-            with _xs_environment(folder / "data") as settings:
-                generate(
-                    settings.landing_dir,
-                    settings.truth_dir,
-                    scale="XS",
-                    seed=XS_SEED,
-                    start_date=XS_START,
-                    days=XS_DAYS,
-                )
-                result = run_warehouse_job(settings)
-                assert result.success, "the XS warehouse run failed"
+            generate(
+                settings.landing_dir,
+                settings.truth_dir,
+                scale="XS",
+                seed=XS_SEED,
+                start_date=XS_START,
+                days=XS_DAYS,
+            )
+            assert run_warehouse_job(settings).success, "the XS warehouse run failed"
             built.touch()
-    with _xs_environment(folder / "data") as settings:
-        return settings
+    return settings
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -421,10 +421,32 @@ def _previous(con, source: str, file: LandingFile, digest: str) -> tuple[str | N
     return (same_path[0] if same_path else None, same_content[0] if same_content else None)
 
 
+# The portable raw layer, one file per load: <root>/<source>/delivery_date=<date>/<load_id>.parquet
+# (dbt's Spark sources read the same layout: meta portable_files in
+# models/staging/_raw__sources.yml).
+_PARQUET_LOADS = "delivery_date=*/*.parquet"
+
+
+def parquet_load_path(root: Path, source: str, delivery_date: date, load_id: str) -> Path:
+    """The file of one load in the portable raw layer."""
+    return root / source / f"delivery_date={delivery_date:%Y-%m-%d}" / f"{load_id}.parquet"
+
+
 def parquet_glob(root: Path, source: str) -> Path:
-    """Every load file of one source in the portable raw layer (dbt's Spark sources read
-    the same layout: meta portable_files in models/staging/_raw__sources.yml)."""
-    return root / source / "delivery_date=*" / "*.parquet"
+    """Every load file of one source in the portable raw layer."""
+    return root / source / _PARQUET_LOADS
+
+
+def _with_time_columns_as(contract: Contract, expression: str) -> str:
+    """A projection of ``*`` with each TIME column of the contract replaced by
+    ``expression`` ({column} stands for the quoted column). Spark has no TIME type, so the
+    layer holds those columns as 'HH:MM:SS' text."""
+    times = [quote_ident(c.name) for c in contract.columns if c.type == "time"]
+    if not times:
+        return "*"
+    return "* replace ({})".format(
+        ", ".join(f"{expression.format(column=t)} as {t}" for t in times)
+    )
 
 
 def ensure_raw_parquet_view(con: duckdb.DuckDBPyConnection, contract: Contract, root: Path) -> None:
@@ -450,17 +472,12 @@ def ensure_raw_parquet_view(con: duckdb.DuckDBPyConnection, contract: Contract, 
                 "would read only the Parquet files: set CRM_RAW_FORMAT=duckdb+parquet, or "
                 "reload the landing files into a new warehouse"
             )
-    if not any((root / contract.source).glob("delivery_date=*/*.parquet")):
+    if not any((root / contract.source).glob(_PARQUET_LOADS)):
         ensure_raw_tables(con, contract)
         return
     if table:
         con.execute(f"drop table {relation}")
-    times = [c.name for c in contract.columns if c.type == "time"]
-    projection = "*"
-    if times:
-        projection = "* replace ({})".format(
-            ", ".join(f"cast({quote_ident(n)} as time) as {quote_ident(n)}" for n in times)
-        )
+    projection = _with_time_columns_as(contract, "cast({column} as time)")
     # union_by_name: files written before a contract gained a column read it as null.
     con.execute(
         f"create or replace view {relation} as select {projection} from read_parquet("
@@ -643,19 +660,12 @@ def _write_parquet_load(
     'HH:MM:SS' text because Spark has no TIME type (it refuses such a column)."""
     # Raw rows hold personal data: the layer is owner-only, as data/restricted/ is.
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    folder = root / contract.source / f"delivery_date={file.delivery_date:%Y-%m-%d}"
-    folder.mkdir(parents=True, exist_ok=True)
-    final = folder / f"{result.load_id}.parquet"
-    temporary = folder / f".{result.load_id}.parquet.tmp"
-    times = [c.name for c in contract.columns if c.type == "time"]
-    projection = "*"
-    if times:
-        casts = ", ".join(
-            f"strftime(cast('2000-01-01' as date) + {quote_ident(n)}, '%H:%M:%S') "
-            f"as {quote_ident(n)}"
-            for n in times
-        )
-        projection = f"* replace ({casts})"
+    final = parquet_load_path(root, contract.source, file.delivery_date, result.load_id)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    temporary = final.with_name(f".{final.name}.tmp")
+    projection = _with_time_columns_as(
+        contract, "strftime(cast('2000-01-01' as date) + {column}, '%H:%M:%S')"
+    )
     con.execute(
         f"copy (select {projection} from ({rows})) to {quote_literal(str(temporary))} "
         "(format parquet, compression zstd)",

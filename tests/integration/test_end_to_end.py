@@ -4,7 +4,6 @@ against the generator's ground truth with exact figures."""
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 from datetime import date, timedelta
 from decimal import Decimal
@@ -18,8 +17,8 @@ from pipelines.lib.contracts import load_contracts
 from pipelines.lib.exports import published_folders
 from pipelines.lib.identity_report import identity_report
 from pipelines.run import run_succeeded, run_warehouse_job
-from pipelines.settings import connect, export_to_environment, get_settings
-from tests.conftest import XS_DAYS, XS_SEED, XS_START
+from pipelines.settings import connect
+from tests.conftest import XS_DAYS, XS_SEED, XS_START, warehouse_environment
 
 # The module runs in order on one state (second run, then a new day): one xdist worker.
 pytestmark = pytest.mark.xdist_group("end_to_end")
@@ -83,17 +82,10 @@ def warehouse(xs_warehouse, tmp_path_factory: pytest.TempPathFactory):
     """A private copy of the session's XS warehouse (generated with this module's seed and
     dates, run through the job once): this module runs again and delivers a new day, so it
     must not touch the shared one. The env is restored after."""
-    saved = dict(os.environ)
     data = tmp_path_factory.mktemp("e2e") / "data"
     shutil.copytree(xs_warehouse.data_dir, data, symlinks=True)
-    os.environ["CRM_DATA_DIR"] = str(data)
-    os.environ["CRM_DUCKDB_MEMORY_LIMIT"] = "2GB"
-    for var in ("CRM_LANDING_DIR", "DUCKDB_PATH", "CRM_DUCKDB_TEMP_DIR", "DAGSTER_HOME"):
-        os.environ.pop(var, None)
-    settings = export_to_environment(get_settings())
-    yield settings, _snapshot(settings)
-    os.environ.clear()
-    os.environ.update(saved)
+    with warehouse_environment(data) as settings:
+        yield settings, _snapshot(settings)
 
 
 def test_first_run_published_the_segment_outputs(warehouse):

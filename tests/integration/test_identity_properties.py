@@ -18,7 +18,6 @@ every component can converge. Examples are derandomised: every run tries the sam
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,8 +31,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.settings import DBT_PROJECT_DIR, export_to_environment, get_settings
-from tests.conftest import dbt_in
+from pipelines.settings import DBT_PROJECT_DIR
+from tests.conftest import dbt_in, warehouse_environment
 
 # One compilation (~9 s of dbt parsing) serves the module: keep it on one xdist worker.
 pytestmark = pytest.mark.xdist_group("identity_properties")
@@ -108,20 +107,12 @@ def record_graphs(draw, *, names: bool = True) -> list[Record]:
 def compiled_models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """The identity models as dbt compiles them from the real project (an empty warehouse
     file: compiling reads no table)."""
-    saved = dict(os.environ)
     root = tmp_path_factory.mktemp("identity_properties")
     (root / "data").mkdir()
-    os.environ["CRM_DATA_DIR"] = str(root / "data")
-    for var in ("CRM_LANDING_DIR", "DUCKDB_PATH", "CRM_DUCKDB_TEMP_DIR", "DAGSTER_HOME"):
-        os.environ.pop(var, None)
-    export_to_environment(get_settings())
-    try:
+    with warehouse_environment(root / "data"):
         result = dbt_in(DBT_PROJECT_DIR, "compile", "--select", *MODELS, "--quiet", work=root)
         assert result.success, result.exception
         yield {r.node.name: r.node.compiled_code for r in result.result.results}
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 @cache

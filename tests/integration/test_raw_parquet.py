@@ -12,6 +12,7 @@ import pytest
 from pipelines.defs.ingest.assets import ingest_assets
 from pipelines.generator import generate
 from pipelines.lib.contracts import load_contracts
+from pipelines.lib.ingest import parquet_glob, parquet_load_path
 from pipelines.settings import connect, get_settings
 from tests.conftest import materialise_ingest
 
@@ -55,14 +56,14 @@ def test_duckdb_plus_parquet_writes_each_load_once_as_a_file(data_dir: Path, mon
         ).fetchall()
         assert len({source for source, *_ in loads}) == len(CONTRACTS)
         for source, load_id, delivery, rows in loads:
-            file = root / source / f"delivery_date={delivery:%Y-%m-%d}" / f"{load_id}.parquet"
+            file = parquet_load_path(root, source, delivery, load_id)
             assert file.is_file(), file
             (count,) = con.execute(f"select count(*) from read_parquet('{file}')").fetchone()
             assert count == rows, file
         files = sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file())
         assert len(files) == len(loads), "a file that is no load (or a leftover temp file)"
         for source in CONTRACTS:
-            parquet = f"read_parquet('{root / source}/delivery_date=*/*.parquet')"
+            parquet = f"read_parquet('{parquet_glob(root, source)}')"
             assert _rows(con, parquet, source) == _rows(con, f"raw.{source}", source), source
 
     # A second run finds nothing new and writes nothing.

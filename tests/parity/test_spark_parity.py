@@ -29,7 +29,8 @@ from pipelines.generator import generate
 from pipelines.lib.privacy import resolve_salt
 from pipelines.lib.spark import SPARK_TARGET_PATH
 from pipelines.run import run_warehouse_job
-from pipelines.settings import PROJECT_ROOT, export_to_environment, get_settings
+from pipelines.settings import PROJECT_ROOT
+from tests.conftest import warehouse_environment
 
 SEED = 7
 START = date(2025, 1, 1)
@@ -160,25 +161,20 @@ def assert_same(report: dict[str, dict]) -> None:
 def warehouse(tmp_path_factory: pytest.TempPathFactory):
     """An XS warehouse built on DuckDB by the Dagster job and on Spark by dbt, from the
     same loads. The environment points at it for the module, then is restored."""
-    saved = dict(os.environ)
     data = tmp_path_factory.mktemp("spark_parity") / "data"
-    for var in ("CRM_LANDING_DIR", "DUCKDB_PATH", "CRM_DUCKDB_TEMP_DIR", "DAGSTER_HOME"):
-        os.environ.pop(var, None)
-    os.environ |= {
-        "CRM_DATA_DIR": str(data),
-        "CRM_DUCKDB_MEMORY_LIMIT": "2GB",
-        "CRM_LANDING_QUIET_SECONDS": "0",
-        "CRM_RAW_FORMAT": "duckdb+parquet",
-    }
-    settings = export_to_environment(get_settings())
-    generate(
-        settings.landing_dir, settings.truth_dir, scale="XS", seed=SEED, start_date=START, days=DAYS
-    )
-    assert run_warehouse_job(settings).success, "the DuckDB run failed"
-    results = _spark_build()
-    yield settings, results
-    os.environ.clear()
-    os.environ.update(saved)
+    with warehouse_environment(
+        data, CRM_LANDING_QUIET_SECONDS="0", CRM_RAW_FORMAT="duckdb+parquet"
+    ) as settings:
+        generate(
+            settings.landing_dir,
+            settings.truth_dir,
+            scale="XS",
+            seed=SEED,
+            start_date=START,
+            days=DAYS,
+        )
+        assert run_warehouse_job(settings).success, "the DuckDB run failed"
+        yield settings, _spark_build()
 
 
 def test_spark_builds_every_model_and_passes_every_dbt_test(warehouse):
@@ -244,8 +240,8 @@ def test_an_incremental_day_on_spark_equals_duckdb(warehouse):
     results = _spark_build(window)
     assert {r["status"] for r in results["results"]} <= {"success", "pass"}
     # The facts took the incremental path (delete+insert), not a rebuild.
+    compiled = SPARK_TARGET_PATH / "run" / "crm_warehouse" / "models" / "marts" / "core"
     for fact in ("orders", "order_lines", "interactions"):
-        compiled = SPARK_TARGET_PATH / "run" / "crm_warehouse" / "models" / "marts" / "core"
         assert "refresh table marts." + fact in (compiled / f"{fact}.sql").read_text()
     report = compare(settings)
     assert_same(report)
