@@ -90,6 +90,18 @@ def quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def write_parquet(con: duckdb.DuckDBPyConnection, query: str, path: Path, params=None) -> None:
+    """Write the rows of ``query`` to ``path`` as one Parquet file, atomically: under a
+    temporary name in the same folder, then renamed, so a reader (another engine) never
+    sees half a file."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    con.execute(
+        f"copy ({query}) to {quote_literal(str(temporary))} (format parquet, compression zstd)",
+        params,
+    )
+    temporary.replace(path)
+
+
 @dataclass
 class LoadResult:
     load_id: str
@@ -660,18 +672,12 @@ def _write_parquet_load(
     'HH:MM:SS' text because Spark has no TIME type (it refuses such a column)."""
     # Raw rows hold personal data: the layer is owner-only, as data/restricted/ is.
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    final = parquet_load_path(root, contract.source, file.delivery_date, result.load_id)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    temporary = final.with_name(f".{final.name}.tmp")
+    path = parquet_load_path(root, contract.source, file.delivery_date, result.load_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
     projection = _with_time_columns_as(
         contract, "strftime(cast('2000-01-01' as date) + {column}, '%H:%M:%S')"
     )
-    con.execute(
-        f"copy (select {projection} from ({rows})) to {quote_literal(str(temporary))} "
-        "(format parquet, compression zstd)",
-        params,
-    )
-    temporary.replace(final)
+    write_parquet(con, f"select {projection} from ({rows})", path, params)
 
 
 def _line_numbers(con, stage: str, not_rows: list[int], *, jsonl: bool) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.lib import clv
-from pipelines.lib.ingest import quote_literal
+from pipelines.lib.ingest import write_parquet
 from pipelines.lib.observe import table_figures
 from pipelines.resources import WarehouseResource
 
@@ -134,15 +134,9 @@ def _write_table(con, predictions: pl.DataFrame) -> int:
 
 def _write_portable_copy(con, path: Path) -> None:
     """The table as Parquet beside the portable raw layer, for a Spark build of the models
-    that read it (docs/scaling-out.md); written under a temporary name, then renamed, so a
-    reader never sees half a file."""
+    that read it (docs/scaling-out.md)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    con.execute(
-        f"copy (select * from {TARGET_SCHEMA}.{TARGET_TABLE} order by customer_id) "
-        f"to {quote_literal(str(temporary))} (format parquet)"
-    )
-    temporary.replace(path)
+    write_parquet(con, f"select * from {TARGET_SCHEMA}.{TARGET_TABLE} order by customer_id", path)
 
 
 def build_customer_clv(warehouse: WarehouseResource) -> dict:
