@@ -7,13 +7,21 @@ import json
 import os
 import subprocess
 import sys
+import time
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from pipelines.settings import DBT_PROJECT_DIR, PROJECT_ROOT, connect, export_to_environment
+from pipelines.settings import (
+    DBT_PROJECT_DIR,
+    PROJECT_ROOT,
+    connect,
+    export_to_environment,
+    get_settings,
+)
 
 app = typer.Typer(
     help="CRM Warehouse: merchant exports -> DuckDB customer marts.", no_args_is_help=True
@@ -47,18 +55,38 @@ def generate(
 
 
 def _run_and_summarise(
-    window: tuple[date, date] | None, *, log_level: str, verbose: bool, full_refresh: bool
+    window: tuple[date, date] | None,
+    *,
+    log_level: str,
+    verbose: bool,
+    full_refresh: bool,
+    now: bool,
+    rerun: str,
 ) -> None:
+    from pipelines.defs.partitions import complete_landing_dates
     from pipelines.lib.privacy import SaltError, resolve_salt
     from pipelines.run import run_succeeded, run_warehouse_job, summarise
 
-    settings = export_to_environment()
+    settings = get_settings()
+    # A person starting a run has waited for their own copy: folders are read once nothing
+    # in them changed for a few seconds (--now: at once), not after the sensor's quiet period.
+    quiet = 0 if now else min(settings.manual_quiet_seconds, settings.landing_quiet_seconds)
+    settings = export_to_environment(replace(settings, landing_quiet_seconds=quiet))
     try:
         salt = resolve_salt(settings)
     except SaltError as refusal:
         typer.echo(f"not started: {refusal}", err=True)
         raise typer.Exit(2) from None
     typer.echo(salt.describe())
+    skips = _settled_landing(settings, window)
+    if skips.waiting or skips.unknown_sources:
+        typer.echo("not read in this run:\n" + "\n".join(skips.lines(rerun)))
+    if skips.waiting and not complete_landing_dates(settings, *(window or (None, None))):
+        typer.echo(
+            f"nothing to read yet: every delivery folder under {settings.landing_dir} is still "
+            f"waiting (above); run `{rerun}` if the copies have finished"
+        )
+        return
     terminal = sys.stderr  # before stdout is redirected: the progress display goes here
     log_path = settings.data_dir / "logs" / "last-run.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -78,19 +106,39 @@ def _run_and_summarise(
         )
     if result is None:
         typer.echo(
-            f"nothing to run: no complete delivery folder under {settings.landing_dir} "
-            f"dated {window[0] if window else settings.partitions_start} or later"
-            + (f" up to {window[1]}" if window else "")
+            f"nothing to run: no complete delivery folder under {settings.landing_dir}"
+            + (f" dated {window[0]}..{window[1]}" if window else "")
         )
         return
-    typer.echo(summarise(settings, result))
+    typer.echo(summarise(settings, result, skips, rerun))
     if not run_succeeded(result):
         raise typer.Exit(1)
+
+
+def _settled_landing(settings, window):
+    """What the run will skip, after waiting a little (up to three quiet periods) for
+    folders that are still changing: a copy that ends within seconds is read, not skipped."""
+    from pipelines.run import landing_skips
+
+    skips = landing_skips(settings, window)
+    deadline = time.monotonic() + 3 * settings.landing_quiet_seconds
+    if skips.waiting:
+        names = ", ".join(f.relative_path for f in skips.waiting)
+        typer.echo(f"waiting for files still being written to settle: {names}")
+    while skips.waiting and time.monotonic() < deadline:
+        time.sleep(1)
+        skips = landing_skips(settings, window)
+    return skips
 
 
 LOG_LEVEL_OPTION = typer.Option(help="Dagster console log level")
 VERBOSE_OPTION = typer.Option(help="Stream dbt's log instead of writing it to a file")
 FULL_REFRESH_OPTION = typer.Option(help="Rebuild dbt's incremental models from scratch")
+NOW_OPTION = typer.Option(
+    "--now",
+    help="Read every delivery folder present now, even one whose files changed in the last "
+    "CRM_MANUAL_QUIET_SECONDS (default 5): for a copy you know has finished",
+)
 
 
 @app.command()
@@ -98,10 +146,18 @@ def run(
     log_level: Annotated[str, LOG_LEVEL_OPTION] = "WARNING",
     verbose: Annotated[bool, VERBOSE_OPTION] = False,
     full_refresh: Annotated[bool, FULL_REFRESH_OPTION] = False,
+    now: Annotated[bool, NOW_OPTION] = False,
 ) -> None:
     """Load every complete delivery not loaded yet, rebuild every asset after it through
-    Dagster, and print a summary."""
-    _run_and_summarise(None, log_level=log_level, verbose=verbose, full_refresh=full_refresh)
+    Dagster, and print a summary that starts with what the run did not read and why."""
+    _run_and_summarise(
+        None,
+        log_level=log_level,
+        verbose=verbose,
+        full_refresh=full_refresh,
+        now=now,
+        rerun="crm-warehouse run --now",
+    )
 
 
 @app.command()
@@ -113,6 +169,7 @@ def backfill(
     log_level: Annotated[str, LOG_LEVEL_OPTION] = "WARNING",
     verbose: Annotated[bool, VERBOSE_OPTION] = False,
     full_refresh: Annotated[bool, FULL_REFRESH_OPTION] = False,
+    now: Annotated[bool, NOW_OPTION] = False,
 ) -> None:
     """(Re)load the deliveries dated --from..--to as one run and rebuild every asset after
     them; files loaded before are skipped by content hash, so a backfill is safe to repeat."""
@@ -124,7 +181,14 @@ def backfill(
     if window[1] < window[0]:
         typer.echo(f"error: --to {window[1]} is before --from {window[0]}", err=True)
         raise typer.Exit(2)
-    _run_and_summarise(window, log_level=log_level, verbose=verbose, full_refresh=full_refresh)
+    _run_and_summarise(
+        window,
+        log_level=log_level,
+        verbose=verbose,
+        full_refresh=full_refresh,
+        now=now,
+        rerun=f"crm-warehouse backfill --from {window[0]} --to {window[1]} --now",
+    )
 
 
 @app.command()

@@ -7,6 +7,7 @@ from pipelines.defs.analytics.clv import customer_clv
 from pipelines.defs.dbt.assets import crm_dbt_models, crm_dbt_models_after_clv
 from pipelines.defs.dbt.project import dbt_project
 from pipelines.defs.ingest.assets import ingest_assets
+from pipelines.defs.ingest.reference_rates import ecb_reference_rates
 from pipelines.defs.ingest.sensors import WAREHOUSE_JOB, landing_sensor
 from pipelines.defs.publish.assets import (
     audience_contact_exports,
@@ -24,6 +25,7 @@ warehouse_job = dg.define_asset_job(WAREHOUSE_JOB, selection=dg.AssetSelection.a
 defs = dg.Definitions(
     assets=[
         *ingest_assets,
+        ecb_reference_rates,
         crm_dbt_models,
         customer_clv,
         crm_dbt_models_after_clv,

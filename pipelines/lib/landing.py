@@ -6,7 +6,12 @@ a bad name, a symlink that leaves the landing tree.
 
 A delivery folder is read only when it is complete: it holds a ``_SUCCESS`` marker (the
 delivering system writes it last), or nothing in it has changed for a quiet period. So a
-half-copied file is never read, whoever starts the run.
+half-copied file is never read, whoever starts the run; a folder left for later is listed
+(:func:`waiting_folders`) so that a run can say what it did not read and why.
+
+Any plausible delivery date loads, history included (:class:`DateBounds`): a folder named
+before 1990 or after tomorrow is reported, as is one before the optional floor
+(``CRM_LANDING_FLOOR``, off by default).
 """
 
 from __future__ import annotations
@@ -14,10 +19,11 @@ from __future__ import annotations
 import codecs
 import gzip
 import hashlib
+import re
 import time
 import zlib
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 SUPPORTED_SUFFIXES = (".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".parquet")
@@ -65,6 +71,19 @@ class LandingProblem:
     reason: str
 
 
+_FOLDER_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def folder_date(name: str) -> date | None:
+    """The date a delivery folder is named by (YYYY-MM-DD exactly), else None."""
+    if not _FOLDER_DATE.fullmatch(name):
+        return None
+    try:
+        return date.fromisoformat(name)
+    except ValueError:  # 2025-02-30
+        return None
+
+
 def _is_ignored(name: str) -> bool:
     return name.startswith(IGNORED_PREFIXES) or name.lower().endswith(IGNORED_SUFFIXES)
 
@@ -76,30 +95,138 @@ def _shown(relative_path: str) -> str:
     return relative_path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
+# Delivery folders named before this are not a delivery date anyone meant (1899-12-30 is
+# Excel's day zero, 1970-01-01 an unset Unix time); merchants' histories start later.
+EARLIEST_PLAUSIBLE_DELIVERY = date(1990, 1, 1)
+# A folder named for tomorrow is plausible where the merchant's day starts before ours.
+FUTURE_SLACK_DAYS = 1
+
+
+@dataclass(frozen=True)
+class DateBounds:
+    """Which delivery-folder dates a run reads: any plausible date from the optional floor
+    on. ``today`` is the warehouse's (schedule time zone)."""
+
+    today: date
+    floor: date | None = None
+
+    @property
+    def latest(self) -> date:
+        return self.today + timedelta(days=FUTURE_SLACK_DAYS)
+
+    def problem(self, delivered: date) -> str | None:
+        """Why a folder of this date is not read (None: it is)."""
+        if delivered < EARLIEST_PLAUSIBLE_DELIVERY:
+            return (
+                f"delivery folder dated {delivered}, before {EARLIEST_PLAUSIBLE_DELIVERY}: not a "
+                "plausible delivery date (rename the folder to the day the file was delivered)"
+            )
+        if delivered > self.latest:
+            return (
+                f"delivery folder dated {delivered} is in the future (today is {self.today}): "
+                "rename the folder to the day the file was delivered"
+            )
+        if self.floor is not None and delivered < self.floor:
+            return (
+                f"delivery folder dated before CRM_LANDING_FLOOR {self.floor} "
+                "(set it earlier, or unset it, to load it)"
+            )
+        return None
+
+    def admits(self, delivered: date) -> bool:
+        return self.problem(delivered) is None
+
+
+def _newest_change(day_dir: Path) -> float:
+    """When anything in the folder last changed (the folder's own time when it is empty)."""
+    return max((p.lstat().st_mtime for p in day_dir.iterdir()), default=day_dir.stat().st_mtime)
+
+
 def delivery_ready(day_dir: Path, quiet_seconds: float | None, now: float | None = None) -> bool:
     """Complete: a ``_SUCCESS`` marker, or no entry modified within ``quiet_seconds``
     (None: every folder counts as complete)."""
     if quiet_seconds is None or (day_dir / DELIVERY_MARKER).exists():
         return True
     now = time.time() if now is None else now
-    newest = max((p.lstat().st_mtime for p in day_dir.iterdir()), default=day_dir.stat().st_mtime)
-    return newest <= now - quiet_seconds
+    return _newest_change(day_dir) <= now - quiet_seconds
 
 
-def delivery_folders(landing_dir: Path) -> list[Path]:
-    """Every ``<source>/<YYYY-MM-DD>`` folder under landing, sorted."""
+@dataclass(frozen=True)
+class WaitingFolder:
+    """A delivery folder a run leaves for later: no marker, and changed too recently."""
+
+    relative_path: str
+    changed_seconds_ago: float
+    quiet_seconds: float
+
+    @property
+    def reason(self) -> str:
+        ago = max(self.changed_seconds_ago, 0)
+        age = f"{ago:.0f} s" if ago < 120 else f"{ago / 60:.0f} min"
+        return (
+            f"changed {age} ago and no {DELIVERY_MARKER} marker; it is read once unchanged "
+            f"for {self.quiet_seconds:.0f} s, or when {DELIVERY_MARKER} is added"
+        )
+
+
+def waiting_folders(
+    landing_dir: Path,
+    quiet_seconds: float | None,
+    *,
+    sources: set[str] | None = None,
+    window: tuple[date, date] | None = None,
+    bounds: DateBounds | None = None,
+    now: float | None = None,
+) -> list[WaitingFolder]:
+    """Delivery folders (of ``sources``, dated in ``window`` and ``bounds``) that are not
+    complete yet: what a run started now would skip."""
+    if quiet_seconds is None:
+        return []
+    now = time.time() if now is None else now
+    waiting = []
+    for folder in delivery_folders(landing_dir, sources):
+        delivered = folder_date(folder.name)
+        if window is not None and not window[0] <= delivered <= window[1]:
+            continue
+        if bounds is not None and not bounds.admits(delivered):
+            continue
+        if delivery_ready(folder, quiet_seconds, now):
+            continue
+        waiting.append(
+            WaitingFolder(
+                _shown(f"{folder.parent.name}/{folder.name}"),
+                now - _newest_change(folder),
+                quiet_seconds,
+            )
+        )
+    return waiting
+
+
+def unknown_source_folders(landing_dir: Path, sources: set[str]) -> list[str]:
+    """Folders under landing that no source reads (a typo, or an export shape with no
+    contract): a run reports them instead of passing them by."""
+    if not landing_dir.is_dir():
+        return []
+    return sorted(
+        _shown(p.name)
+        for p in landing_dir.iterdir()
+        if p.is_dir() and not _is_ignored(p.name) and p.name not in sources
+    )
+
+
+def delivery_folders(landing_dir: Path, sources: set[str] | None = None) -> list[Path]:
+    """Every ``<source>/<YYYY-MM-DD>`` folder under landing (of ``sources``), sorted."""
     folders = []
     if not landing_dir.is_dir():
         return folders
     for source_dir in sorted(
-        p for p in landing_dir.iterdir() if p.is_dir() and not _is_ignored(p.name)
+        p
+        for p in landing_dir.iterdir()
+        if p.is_dir() and not _is_ignored(p.name) and (sources is None or p.name in sources)
     ):
-        for day_dir in sorted(p for p in source_dir.iterdir() if p.is_dir()):
-            try:
-                date.fromisoformat(day_dir.name)
-            except ValueError:
-                continue
-            folders.append(day_dir)
+        folders += sorted(
+            p for p in source_dir.iterdir() if p.is_dir() and folder_date(p.name) is not None
+        )
     return folders
 
 
@@ -110,15 +237,18 @@ def discover(
     quiet_seconds: float | None = None,
     now: float | None = None,
     window: tuple[date, date] | None = None,
-    earliest: date | None = None,
+    bounds: DateBounds | None = None,
+    config_suffixes: tuple[str, ...] = (),
 ) -> tuple[list[LandingFile], list[LandingProblem]]:
     """Delivered files of one source in delivery order, plus anything that cannot be read.
 
     A missing source folder is an empty source (a merchant may not have that channel).
     Folders that are not complete yet (see :func:`delivery_ready`) are left for a later
-    run: not read, not a problem. ``window`` (inclusive landing dates) keeps the folders of
-    one partition range; a folder dated before ``earliest`` (the first partition) could
-    never be loaded by any run, so it is a problem, not a silent skip.
+    run: not read, not a problem (:func:`waiting_folders` lists them). ``window``
+    (inclusive landing dates) keeps the folders of one partition range; a folder outside
+    ``bounds`` could never be loaded by any run, so it is a problem, not a silent skip.
+    Files named ``*<config_suffix>`` beside the delivery folders configure the source (a
+    mapped source's mappings): not data, not a problem.
     """
     landing_root = landing_dir.resolve()
     source_dir = landing_dir / source
@@ -131,21 +261,17 @@ def discover(
         if _is_ignored(entry.name):
             continue
         if not entry.is_dir():
+            if config_suffixes and entry.name.lower().endswith(config_suffixes):
+                continue
             problems.append(LandingProblem(rel, "file is not inside a YYYY-MM-DD delivery folder"))
             continue
-        try:
-            delivered = date.fromisoformat(entry.name)
-        except ValueError:
+        delivered = folder_date(entry.name)
+        if delivered is None:
             problems.append(LandingProblem(rel, "delivery folder name is not a YYYY-MM-DD date"))
             continue
-        if earliest is not None and delivered < earliest:
-            problems.append(
-                LandingProblem(
-                    rel,
-                    f"delivery folder dated before the first partition {earliest} "
-                    "(set CRM_PARTITIONS_START earlier to load it)",
-                )
-            )
+        reason = bounds.problem(delivered) if bounds is not None else None
+        if reason:
+            problems.append(LandingProblem(rel, reason))
             continue
         if window is not None and not window[0] <= delivered <= window[1]:
             continue
@@ -170,6 +296,15 @@ def discover(
                 continue
             if not resolved.is_file():
                 problems.append(LandingProblem(rel_file, "not a regular file"))
+                continue
+            if config_suffixes and path.name.lower().endswith(config_suffixes):
+                problems.append(
+                    LandingProblem(
+                        rel_file,
+                        f"configuration file inside a delivery folder: move it to {source}/, "
+                        "beside the delivery folders",
+                    )
+                )
                 continue
             if not path.name.lower().endswith(SUPPORTED_SUFFIXES):
                 problems.append(

@@ -61,6 +61,10 @@ class Suite:
     # Rows of one delivery that repeat another row up to whitespace and letter case count
     # once: a source that re-lists a record (staging keeps one) is not a duplicate key.
     collapse_relisted_rows: bool = False
+    # What fills this mart: raw sources (by name) or relations (schema.table). Parameter
+    # min_mart_rows is 1 once any of them holds a row, 0 before (an empty mart is then the
+    # truth, e.g. on a first run with nothing delivered, not a fault).
+    filled_by: tuple[str, ...] = ()
 
     @property
     def check_name(self) -> str:
@@ -113,6 +117,7 @@ def _suite_from_file(path: Path) -> Suite:
         sample_columns=tuple(doc.get("sample_columns") or ()),
         extra_columns=tuple(doc.get("extra_columns") or ()),
         collapse_relisted_rows=bool(doc.get("collapse_relisted_rows", False)),
+        filled_by=tuple(doc.get("filled_by") or ()),
     )
 
 
@@ -221,15 +226,25 @@ def _row_count_bounds(con, suite: Suite, newest_date: dt.date, earlier: list) ->
         # The first delivery has nothing to compare with; an empty one still fails.
         return {"min_rows": 1, "max_rows": None, "basis": "first delivery"}
     span = max((newest_date - earlier[0][0]).days, 1)
+    if span > cfg["max_gap_days"]:
+        # Not a regular feed there: a merchant's history (several exports, years apart) or
+        # a feed resumed after months says nothing about how many rows this one should hold.
+        return {
+            "min_rows": 1,
+            "max_rows": None,
+            "basis": f"no baseline: the previous delivery is {span} days older (more than "
+            f"row_count.max_gap_days {cfg['max_gap_days']}: a history load or a resumed feed)",
+        }
     if rates:
         expected = statistics.median(rates) * span
         basis = (
-            f"median of {len(rates)} earlier deliveries = {statistics.median(rates):.4g} rows/day "
+            f"from the median of {len(rates)} earlier deliveries = "
+            f"{statistics.median(rates):.4g} rows/day "
             f"x {span} day(s) since the previous delivery = {expected:.4g} rows"
         )
     else:
         expected = _rows_for_loads(con, suite.relation, earlier[0][1])
-        basis = f"the previous delivery's {expected} rows"
+        basis = f"from the previous delivery's {expected} rows"
     return {
         "min_rows": math.floor(expected * ratios["min_ratio"]),
         "max_rows": math.ceil(expected * ratios["max_ratio"]) + cfg["absolute_slack_rows"],
@@ -253,6 +268,7 @@ def fetch_batch(con: duckdb.DuckDBPyConnection, suite: Suite, today: dt.date) ->
     }
     if suite.batch == "table":
         frame = con.execute(f"select {columns} from {suite.relation}").df()
+        params["min_mart_rows"] = int(_filled(con, suite.filled_by))
         return Batch(frame, f"{suite.relation}: all {len(frame)} rows", params)
 
     deliveries = con.execute(NEWEST_DELIVERY_LOADS, {"source": suite.source}).fetchall()
@@ -272,15 +288,40 @@ def fetch_batch(con: duckdb.DuckDBPyConnection, suite: Suite, today: dt.date) ->
     if "financial_status" in frame.columns:
         shares = [_refund_share(con, suite.relation, ids) for _, ids in earlier[:-1] or earlier]
         shares = [s for s in shares if s is not None]
-        baseline_share = statistics.median(shares) if shares else 0.0
-        max_share = min(1.0, baseline_share + thresholds["refund_share"]["max_increase"])
+        if shares:
+            baseline_share = statistics.median(shares)
+            max_share = min(1.0, baseline_share + thresholds["refund_share"]["max_increase"])
+        else:
+            # No earlier delivery to drift from: a merchant's first export (often years of
+            # history, refunds included) sets the baseline, it cannot exceed one.
+            max_share = 1.0
         params["min_unrefunded_share"] = 1 - max_share
     description = (
         f"{suite.relation}: newest delivery {newest_date} ({len(newest_loads)} file(s), "
-        f"{len(frame)} rows); expected rows {params['min_rows']}..{params['max_rows']} from "
-        f"the {basis}"
+        f"{len(frame)} rows); expected rows {params['min_rows']}..{params['max_rows']} "
+        f"({basis})"
     )
     return Batch(frame, description, params)
+
+
+def _filled(con: duckdb.DuckDBPyConnection, inputs: tuple[str, ...]) -> bool:
+    """Does any input hold a row: a raw source (rows loaded, per the manifest raw.loads) or
+    a relation named schema.table (repository text, never data)."""
+    sources = [i for i in inputs if "." not in i]
+    if (
+        sources
+        and con.execute(
+            "select coalesce(sum(rows_loaded), 0) > 0 from raw.loads "
+            "where status = 'loaded' and source in (select unnest($s))",
+            {"s": sources},
+        ).fetchone()[0]
+    ):
+        return True
+    return any(
+        con.execute(f"select exists (select 1 from {relation})").fetchone()[0]
+        for relation in inputs
+        if "." in relation
+    )
 
 
 def _relisting_filter(suite: Suite) -> str:

@@ -925,13 +925,30 @@ CASES: list[Case] = [
         Rejected("delivery folder name is not a YYYY-MM-DD date", scan=True, file=f"{POS}/latest"),
     ),
     Case(
-        "delivery_folder_dated_before_the_first_partition",
+        # History is welcome: a folder of any plausible date loads, however old.
+        "delivery_folder_of_long_ago_history",
         POS,
-        {f"{POS}/2019-12-31/pos.csv": text(POS_H, pos("OLD1"))},
+        {f"{POS}/1998-03-01/pos.csv": text(POS_H, pos("HIST1", sale_date="1998-02-27"))},
+        Loaded(("receipt_id", "sale_date"), [("HIST1", date(1998, 2, 27))]),
+    ),
+    Case(
+        "delivery_folder_dated_before_1990",
+        POS,
+        {f"{POS}/1899-12-30/pos.csv": text(POS_H, pos("OLD1"))},
         Rejected(
-            "delivery folder dated before the first partition 2020-01-01",
+            "delivery folder dated 1899-12-30, before 1990-01-01: not a plausible delivery date",
             scan=True,
-            file=f"{POS}/2019-12-31",
+            file=f"{POS}/1899-12-30",
+        ),
+    ),
+    Case(
+        "delivery_folder_dated_in_the_future",
+        POS,
+        {f"{POS}/2099-01-01/pos.csv": text(POS_H, pos("FUTURE1"))},
+        Rejected(
+            "delivery folder dated 2099-01-01 is in the future",
+            scan=True,
+            file=f"{POS}/2099-01-01",
         ),
     ),
     Case(

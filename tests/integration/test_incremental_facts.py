@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.generator import generate
+from pipelines.lib import fx_reference
 from pipelines.lib.contracts import load_contracts
 from pipelines.lib.ingest import ensure_raw_tables, load_file
 from pipelines.lib.landing import discover
@@ -99,8 +100,9 @@ def release_dbt_duckdb():
 
 def ingest(settings: Settings, day: date | None) -> None:
     """Load the delivery folders of `day` (None: all) of every source, as the ingest assets
-    do (pipelines/defs/ingest/assets.py::ingest_source)."""
+    do (pipelines/defs/ingest/assets.py::ingest_source), and the bundled ECB rates."""
     with connect(settings) as con:
+        fx_reference.refresh_raw_table(con, settings.duckdb_temp_dir)
         for contract in load_contracts().values():
             ensure_raw_tables(con, contract)
             files, problems = discover(

@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 import yaml
 
-from pipelines.settings import DBT_PROJECT_DIR, connect
+from pipelines.settings import DBT_PROJECT_DIR, connect, get_settings
 
 KEY = ["month", "channel"]
 CHANNELS = ["online", "store", "all"]
@@ -150,7 +150,8 @@ def expected_kpis(con, variables: dict) -> pl.DataFrame:
     rates = con.sql(
         "select rate_date, from_currency, to_currency, rate from staging.stg_finance__fx_rates"
     ).pl()
-    spend = _spend_reporting(spend, rates, variables["reporting_currency"]).with_columns(
+    reporting = variables["reporting_currency"] or get_settings().reporting_currency
+    spend = _spend_reporting(spend, rates, reporting).with_columns(
         _month("spend_date"),
         channel=pl.col("marketing_channel").replace_strict(
             variables["cac_channel_by_marketing_channel"], default=None

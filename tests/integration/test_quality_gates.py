@@ -136,12 +136,13 @@ def negative_unrefunded_order(header: list[str], rows: list[list[str]]) -> list[
 
 
 def unpriced_currency(header: list[str], rows: list[list[str]]) -> list[list[str]]:
-    # GBP has no row in fx_rates: the orders mart's not_null test on fx_rate fails in dbt.
+    # XTS (ISO 4217's code for testing) is in neither fx_rates nor the ECB reference rates:
+    # assert_every_order_converts fails in dbt.
     currency, name = header.index("Currency"), header.index("Name")
     target = rows[0][name]
     for row in rows:
         if row[name] == target and row[currency]:
-            row[currency] = "GBP"
+            row[currency] = "XTS"
     return rows
 
 
@@ -313,10 +314,12 @@ def test_failing_dbt_test_stops_python_assets_and_the_second_dbt_selection(wareh
     result = run_warehouse_job(warehouse)
 
     assert not run_succeeded(result)
-    gate = "not_null_int_orders_converted_fx_rate"
+    gate = "assert_every_order_converts"
     assert failed_checks(result) == {f"int_orders_converted:{gate}"}
     message = failure_text(result)
     assert gate in message and "Got 1 result" in message, message
+    # the message names the currency, its orders and the way out
+    assert "'currency': 'XTS', 'orders': '1'" in message and "deliver fx_rates" in message
     done = materialised(result)
     assert "int_orders_converted" in done  # written before it was tested
     assert not done & {"orders", "customer_clv", "prospecting_forecast", "segment_exports"}

@@ -24,6 +24,7 @@ def test_every_source_has_a_contract():
         "products",
         "stores",
         "fx_rates",
+        "generic_orders",
     }
 
 

@@ -12,10 +12,13 @@ import pytest
 
 from pipelines.lib.landing import (
     DELIVERY_MARKER,
+    DateBounds,
     LandingError,
     LandingFile,
     detect_encoding,
     discover,
+    unknown_source_folders,
+    waiting_folders,
 )
 
 
@@ -77,21 +80,89 @@ def test_discover_orders_by_delivery_and_ignores_partial_files(tmp_path: Path):
     assert files[0].delivery_date == date(2025, 1, 1)
 
 
-def test_discover_keeps_the_window_and_reports_folders_before_the_first_partition(
-    tmp_path: Path,
-):
-    for day in ("2019-12-31", "2025-01-01", "2025-01-02", "2025-01-03"):
+def test_discover_keeps_the_window(tmp_path: Path):
+    for day in ("2025-01-01", "2025-01-02", "2025-01-03"):
         _deliver(tmp_path, f"pos/{day}/sales.csv")
     window = (date(2025, 1, 2), date(2025, 1, 3))
-    files, problems = discover(tmp_path, "pos", window=window, earliest=date(2020, 1, 1))
+    files, problems = discover(tmp_path, "pos", window=window)
     assert [f.relative_path for f in files] == [
         "pos/2025-01-02/sales.csv",
         "pos/2025-01-03/sales.csv",
     ]
-    # Never loadable by any run: reported whatever the window, not skipped in silence.
-    assert [(p.relative_path, p.reason.split(" (")[0]) for p in problems] == [
-        ("pos/2019-12-31", "delivery folder dated before the first partition 2020-01-01")
+    assert problems == []
+
+
+def test_history_of_any_plausible_date_loads_and_the_rest_is_reported(tmp_path: Path):
+    today = date(2026, 12, 5)
+    for day in (
+        "1899-12-30",  # Excel's day zero
+        "1990-01-01",
+        "2017-05-31",
+        "2026-12-06",  # tomorrow: the merchant's day may start before ours
+        "2026-12-08",
+        "20250101",  # a date, but not the layout's YYYY-MM-DD
+        "2025-02-30",
+    ):
+        _deliver(tmp_path, f"pos/{day}/sales.csv")
+    files, problems = discover(tmp_path, "pos", bounds=DateBounds(today=today))
+    assert [f.relative_path for f in files] == [
+        "pos/1990-01-01/sales.csv",
+        "pos/2017-05-31/sales.csv",
+        "pos/2026-12-06/sales.csv",
     ]
+    # Never loadable by any run: reported whatever the window, not skipped in silence.
+    assert [(p.relative_path, p.reason.split(":")[0]) for p in problems] == [
+        ("pos/1899-12-30", "delivery folder dated 1899-12-30, before 1990-01-01"),
+        ("pos/2025-02-30", "delivery folder name is not a YYYY-MM-DD date"),
+        ("pos/20250101", "delivery folder name is not a YYYY-MM-DD date"),
+        (
+            "pos/2026-12-08",
+            "delivery folder dated 2026-12-08 is in the future (today is 2026-12-05)",
+        ),
+    ]
+
+
+def test_an_optional_floor_reports_earlier_folders(tmp_path: Path):
+    for day in ("2019-12-31", "2020-01-01"):
+        _deliver(tmp_path, f"pos/{day}/sales.csv")
+    bounds = DateBounds(today=date(2026, 12, 5), floor=date(2020, 1, 1))
+    files, problems = discover(tmp_path, "pos", bounds=bounds)
+    assert [f.relative_path for f in files] == ["pos/2020-01-01/sales.csv"]
+    assert [(p.relative_path, p.reason) for p in problems] == [
+        (
+            "pos/2019-12-31",
+            "delivery folder dated before CRM_LANDING_FLOOR 2020-01-01 (set it earlier, or "
+            "unset it, to load it)",
+        )
+    ]
+
+
+def test_waiting_folders_say_what_is_left_for_later_and_why(tmp_path: Path):
+    now = time.time()
+    _deliver(tmp_path, "pos/2025-01-01/old.csv", age_seconds=600)
+    _deliver(tmp_path, "pos/2025-01-02/copying.csv", age_seconds=12)
+    _deliver(tmp_path, "tmall_orders/2025-01-02/copying.csv", age_seconds=12)
+    _deliver(tmp_path, "pos/2025-01-03/done.csv")
+    (tmp_path / "pos" / "2025-01-03" / DELIVERY_MARKER).touch()
+    _deliver(tmp_path, "pos/2099-01-01/future.csv")  # reported by ingest, not "waiting"
+
+    bounds = DateBounds(today=date(2026, 12, 5))
+    waiting = waiting_folders(tmp_path, 300, sources={"pos"}, bounds=bounds, now=now)
+
+    assert [w.relative_path for w in waiting] == ["pos/2025-01-02"]
+    assert waiting[0].reason == (
+        "changed 12 s ago and no _SUCCESS marker; it is read once unchanged for 300 s, "
+        "or when _SUCCESS is added"
+    )
+    assert waiting_folders(tmp_path, None) == []  # every folder counts as complete
+    assert waiting_folders(tmp_path, 300, window=(date(2025, 1, 3), date(2025, 1, 3))) == []
+
+
+def test_folders_of_no_known_source_are_listed(tmp_path: Path):
+    _deliver(tmp_path, "shopify_order/2025-01-01/orders_export_1.csv")  # a typo
+    _deliver(tmp_path, "pos/2025-01-01/sales.csv")
+    (tmp_path / ".cache").mkdir()
+    assert unknown_source_folders(tmp_path, {"pos", "shopify_orders"}) == ["shopify_order"]
 
 
 def test_discover_missing_source_is_empty(tmp_path: Path):

@@ -44,6 +44,7 @@ def test_parameters_used_by_suites_are_defined():
         "placeholder_email_patterns",
         "min_real_email_share",
         "min_unrefunded_share",
+        "min_mart_rows",
     }
     static = set(quality.load_thresholds()["parameters"])
     for suite in quality.load_suites():

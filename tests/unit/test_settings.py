@@ -78,7 +78,7 @@ def test_the_nightly_run_covers_the_complete_deliveries_of_its_lookback_window(
     monkeypatch.setenv("CRM_LANDING_DIR", str(tmp_path))
     monkeypatch.setenv("CRM_NIGHTLY_LOOKBACK_DAYS", "7")
     for day in ("2025-03-01", "2025-03-05", "2025-03-09", "2025-03-10"):
-        folder = tmp_path / "pos" / day
+        folder = tmp_path / "pos_transactions" / day
         folder.mkdir(parents=True)
         (folder / "sales.csv").write_text("x")
         if day != "2025-03-10":  # still being delivered: no marker, just written
@@ -125,3 +125,15 @@ def test_duckdb_reads_and_writes_only_the_warehouse_folders(tmp_path: Path):
         # a second connection of this process shares the database and its limit
         with connect(s) as again, pytest.raises(duckdb.PermissionException):
             again.execute(f"select * from read_csv('{outside}')")
+
+
+def test_history_has_no_date_floor_and_the_reporting_currency_is_a_setting():
+    s = get_settings({})
+    assert (s.landing_floor, s.reporting_currency) == (None, "CNY")
+    assert s.env()["CRM_REPORTING_CURRENCY"] == "CNY"
+    s = get_settings({"CRM_LANDING_FLOOR": "2020-01-01", "CRM_REPORTING_CURRENCY": "eur"})
+    assert (s.landing_floor, s.reporting_currency) == ("2020-01-01", "EUR")
+    with pytest.raises(ValueError, match="CRM_LANDING_FLOOR must be a YYYY-MM-DD date"):
+        get_settings({"CRM_LANDING_FLOOR": "last year"})
+    with pytest.raises(ValueError, match="CRM_REPORTING_CURRENCY must be an ISO 4217 code"):
+        get_settings({"CRM_REPORTING_CURRENCY": "yuan"})

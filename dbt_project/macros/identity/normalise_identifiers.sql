@@ -87,6 +87,13 @@
 {%- endmacro %}
 
 
+{#- A mapped export's own customer key, '<export>:<id>': an account id like a nick, so the
+    same rule (trim + lower); the export name keeps two exports' ids apart. -#}
+{% macro normalise_merchant_customer(col) -%}
+    {{ normalise_tmall_nick(col) }}
+{%- endmacro %}
+
+
 {#- Person name, only to count distinct names per phone / e-mail: lower case, whitespace
     (also the full-width space) and name punctuation removed. -#}
 {% macro normalise_person_name(col) -%}

@@ -74,11 +74,12 @@
     POS receipts (store visits) by interactions (sources=['pos_transactions']). A model
     calling this inside {% if is_incremental() %} must declare the staging models it reads
     with `-- depends_on:` (dbt parses that block as not incremental). -#}
-{% macro delivered_order_keys(sources=['shopify_orders', 'tmall_orders', 'pos_transactions']) -%}
+{% macro delivered_order_keys(sources=['shopify_orders', 'tmall_orders', 'pos_transactions', 'generic_orders']) -%}
     {%- set parts = {
         'shopify_orders': [('stg_shopify__orders', 'order_name'), ('stg_shopify__order_lines', 'order_name')],
         'tmall_orders': [('stg_tmall__orders', 'order_id'), ('stg_tmall__order_items', 'order_id')],
         'pos_transactions': [('stg_pos__receipt_lines', 'receipt_key')],
+        'generic_orders': [('stg_generic__orders', 'order_key'), ('stg_generic__order_lines', 'order_key')],
     } -%}
     {%- set selects = [] -%}
     {%- for source in sources -%}

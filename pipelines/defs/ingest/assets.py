@@ -7,21 +7,30 @@ over ``pipelines/contracts`` gives eleven assets without eleven copies.
 import time
 import warnings
 from datetime import date
+from pathlib import PurePosixPath
 
 import dagster as dg
 
-from pipelines.defs.partitions import landing_partitions, window_of
+from pipelines.defs.partitions import date_bounds, landing_partitions, window_of
 from pipelines.lib.contracts import Contract, load_contracts
 from pipelines.lib.ingest import (
     RAW_SCHEMA,
     LoadResult,
     RawTargets,
+    ensure_parquet_columns_file,
     ensure_raw_parquet_view,
     ensure_raw_tables,
     load_file,
     quote_ident,
 )
-from pipelines.lib.landing import delivery_folders, delivery_ready, discover
+from pipelines.lib.landing import discover, waiting_folders
+from pipelines.lib.mappings import (
+    MAPPING_SUFFIX,
+    MappingError,
+    contract_for,
+    load_mappings,
+    mapping_for,
+)
 from pipelines.lib.observe import table_figures
 from pipelines.resources import WarehouseResource
 
@@ -39,9 +48,14 @@ def ingest_source(
         contract.source,
         quiet_seconds=settings.landing_quiet_seconds,
         window=window,
-        earliest=date.fromisoformat(settings.partitions_start),
+        bounds=date_bounds(settings),
+        config_suffixes=(MAPPING_SUFFIX,) if contract.mapped else (),
     )
     messages = [f"{p.relative_path}: {p.reason}" for p in problems]
+    mappings = []
+    if contract.mapped:
+        mappings, mapping_problems = load_mappings(settings.landing_dir / contract.source, contract)
+        messages += mapping_problems
     results: list[LoadResult] = []
     with warehouse.connection() as con:
         ensure_raw_tables(con, contract, data_table=settings.raw_to_duckdb)
@@ -54,25 +68,26 @@ def ingest_source(
             parquet_dir=settings.raw_parquet_dir if settings.raw_to_parquet else None,
         )
         for file in files:
-            result = load_file(con, contract, file, settings.duckdb_temp_dir, targets)
+            file_contract, salt = contract, None
+            if contract.mapped:
+                # A mapped source's file loads by the contract its mapping makes of it.
+                try:
+                    mapping, spec = mapping_for(PurePosixPath(file.relative_path).name, mappings)
+                except MappingError as exc:
+                    messages.append(f"{file.relative_path}: {exc}")
+                    continue
+                file_contract, salt = contract_for(contract, mapping, spec), mapping.digest
+            result = load_file(
+                con, file_contract, file, settings.duckdb_temp_dir, targets, content_salt=salt
+            )
             results.append(result)
             if result.status == "rejected":
                 messages.append(result.error or f"{file.relative_path}: rejected")
+        if settings.raw_to_parquet:
+            ensure_parquet_columns_file(con, contract, settings.raw_parquet_dir)
         if not settings.raw_to_duckdb:
             ensure_raw_parquet_view(con, contract, settings.raw_parquet_dir)  # new files
     return results, messages
-
-
-def waiting_folders(settings, source: str, window: tuple[date, date] | None) -> list[str]:
-    """Delivery folders of this source in the window that are not complete yet (no marker,
-    not quiet)."""
-    return [
-        f"{source}/{folder.name}"
-        for folder in delivery_folders(settings.landing_dir)
-        if folder.parent.name == source
-        and (window is None or window[0] <= date.fromisoformat(folder.name) <= window[1])
-        and not delivery_ready(folder, settings.landing_quiet_seconds)
-    ]
 
 
 def load_figures(results: list[LoadResult]) -> dict:
@@ -108,9 +123,16 @@ def build_ingest_asset(contract: Contract) -> dg.AssetsDefinition:
         started = time.perf_counter()
         window = window_of(context)
         results, problems = ingest_source(contract, warehouse, window)
-        waiting = waiting_folders(warehouse.settings(), contract.source, window)
-        if waiting:
-            context.log.info(f"not complete yet, left for a later run: {', '.join(waiting)}")
+        settings = warehouse.settings()
+        waiting = waiting_folders(
+            settings.landing_dir,
+            settings.landing_quiet_seconds,
+            sources={contract.source},
+            window=window,
+            bounds=date_bounds(settings),
+        )
+        for folder in waiting:
+            context.log.warning(f"not read in this run: {folder.relative_path}: {folder.reason}")
         done = [r for r in results if r.status in ("loaded", "duplicate", "rejected")]
         loaded = [r for r in results if r.status == "loaded"]
         for r in done:
@@ -145,7 +167,9 @@ def build_ingest_asset(contract: Contract) -> dg.AssetsDefinition:
                 "duration_seconds": round(time.perf_counter() - started, 3),
                 "run_files_loaded": len(loaded),
                 "run_rows_loaded": sum(r.rows_loaded for r in results),
-                "folders_waiting": dg.MetadataValue.json(waiting),
+                "folders_waiting": dg.MetadataValue.json(
+                    {f.relative_path: f.reason for f in waiting}
+                ),
             }
         )
 

@@ -9,12 +9,12 @@ by the schedule or by hand does not read half-written files either.
 
 import hashlib
 import json
-from datetime import date
 
 import dagster as dg
 
-from pipelines.defs.partitions import landing_partitions, range_tags
-from pipelines.lib.landing import delivery_folders, delivery_ready
+from pipelines.defs.partitions import date_bounds, landing_partitions, range_tags
+from pipelines.lib.contracts import load_contracts
+from pipelines.lib.landing import delivery_folders, delivery_ready, folder_date
 from pipelines.settings import get_settings
 
 WAREHOUSE_JOB = "warehouse"
@@ -26,10 +26,10 @@ def _signature(folder) -> str:
 
 
 def complete_deliveries(landing_dir, quiet_seconds: float) -> dict[str, str]:
-    """Complete delivery folders (relative path -> content signature)."""
+    """Complete delivery folders of the known sources (relative path -> content signature)."""
     return {
         f"{folder.parent.name}/{folder.name}": _signature(folder)
-        for folder in delivery_folders(landing_dir)
+        for folder in delivery_folders(landing_dir, set(load_contracts()))
         if delivery_ready(folder, quiet_seconds)
     }
 
@@ -50,12 +50,11 @@ def landing_sensor(context: dg.SensorEvaluationContext):
         return dg.SkipReason(f"no new complete delivery ({len(complete)} known)")
     context.update_cursor(json.dumps(complete, sort_keys=True))
     key = hashlib.sha256(json.dumps({f: complete[f] for f in new}).encode()).hexdigest()[:16]
-    first = date.fromisoformat(settings.partitions_start)
-    dates = sorted({d for d in (date.fromisoformat(f.split("/")[1]) for f in new) if d >= first})
+    bounds = date_bounds(settings)
+    dates = sorted({d for d in (folder_date(f.split("/")[1]) for f in new) if bounds.admits(d)})
     if not dates:
-        return dg.SkipReason(
-            f"new deliveries are dated before CRM_PARTITIONS_START {first}: {', '.join(new)}"
-        )
+        reasons = "; ".join(f"{f}: {bounds.problem(folder_date(f.split('/')[1]))}" for f in new)
+        return dg.SkipReason(f"new deliveries are not read: {reasons}")
     known = set(context.instance.get_dynamic_partitions(landing_partitions.name))
     new_keys = [d.isoformat() for d in dates if d.isoformat() not in known]
     return dg.SensorResult(

@@ -105,26 +105,42 @@ def require_gate(context: dg.AssetExecutionContext) -> list[dg.AssetCheckKey]:
     return checks
 
 
+# Why a publishing step wrote nothing (and the run still succeeds): before the first paid
+# order no analysis has a run date, so there is no segment to hand out; before the first
+# loaded row every mart is empty, so there is no version to serve.
+NOTHING_TO_EXPORT = "nothing to publish: no paid order loaded yet, so no analysis has a run date"
+NOTHING_TO_SERVE = "nothing to publish: no row loaded yet, every mart is empty"
+
+
 def _as_of_date(con) -> dt.date | None:
     return con.execute(f"select max(as_of_date) from {MARTS_SCHEMA}.customer_segments").fetchone()[
         0
     ]
 
 
+def _warehouse_as_of_date(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dt.date | None:
+    """The segments' run date, or None (logged) when there is nothing to publish yet."""
+    with warehouse.connection(read_only=True) as con:
+        as_of_date = _as_of_date(con)
+    if as_of_date is None:
+        context.log.info(f"{context.asset_key.to_user_string()}: {NOTHING_TO_EXPORT}")
+    return as_of_date
+
+
 def _write_gated_files(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, folder, **options
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    folder,
+    as_of_date: dt.date,
+    **options,
 ) -> tuple:
     """Gate, then write the outputs as of the segments' run date into ``folder``.
     Returns (published folder, manifest, gating checks)."""
     checks = require_gate(context)
     gate = [f"{k.asset_key.to_user_string()}:{k.name}" for k in checks]
     with warehouse.connection(read_only=True) as con:
-        as_of_date = _as_of_date(con)
-        if as_of_date is None:
-            raise dg.Failure(
-                description=f"{context.asset_key.to_user_string()} not published: "
-                "customer_segments is empty"
-            )
         published, manifest = write_exports(
             con, folder, as_of_date, context.run.run_id, gate, **options
         )
@@ -151,21 +167,26 @@ def _files_metadata(started: float, folder, manifest: dict, checks: list, data_d
     description="exports/<as_of_date>/<output>.csv and .parquet with manifest.json: the "
     "segments, CLV and audience lists for marketing (customer_id, no personal data). "
     "Published only when every blocking check upstream passed on the current data; "
-    "otherwise the earlier exports stay as they are.",
+    "otherwise the earlier exports stay as they are. Before the first paid order there is "
+    "nothing to publish: the step succeeds without a materialisation.",
+    output_required=False,
 )
-def segment_exports(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
+def segment_exports(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     started = time.perf_counter()
     settings = warehouse.settings()
-    folder, manifest, checks = _write_gated_files(context, warehouse, settings.exports_dir)
+    as_of_date = _warehouse_as_of_date(context, warehouse)
+    if as_of_date is None:
+        return
+    folder, manifest, checks = _write_gated_files(
+        context, warehouse, settings.exports_dir, as_of_date
+    )
     with warehouse.connection(read_only=True) as con:
         preview = table_figures(con, f"{MARTS_SCHEMA}.customer_segments")["preview"]
     # The validations behind this publication, readable beside it (the checks leave the
     # site to be built once per run: lib/quality.py Validator).
     quality.validator_for(settings.quality_dir).build_docs()
     metadata = _files_metadata(started, folder, manifest, checks, settings.data_docs_index)
-    return dg.MaterializeResult(metadata={**metadata, "preview": preview})
+    yield dg.MaterializeResult(metadata={**metadata, "preview": preview})
 
 
 @dg.asset(
@@ -180,16 +201,19 @@ def segment_exports(
     "marketing's send tools. Raw personal data: the folder is readable by its owner only "
     "and is never served (docs/privacy.md). Gated like the segment exports, and written "
     "after them.",
+    output_required=False,
 )
-def audience_contact_exports(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
+def audience_contact_exports(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     started = time.perf_counter()
     settings = warehouse.settings()
+    as_of_date = _warehouse_as_of_date(context, warehouse)
+    if as_of_date is None:
+        return
     folder, manifest, checks = _write_gated_files(
         context,
         warehouse,
         settings.restricted_exports_dir,
+        as_of_date,
         outputs=CONTACT_OUTPUTS,
         schema=RESTRICTED_SCHEMA,
         formats=CONTACT_FORMATS,
@@ -199,7 +223,7 @@ def audience_contact_exports(
     # Files and row counts only: the event log is read by people who may not see contacts.
     files = sorted((k, v["rows"]) for k, v in manifest["outputs"].items())
     preview = dg.MetadataValue.md(preview_markdown(["contact list", "rows"], files))
-    return dg.MaterializeResult(metadata={**metadata, "preview": preview})
+    yield dg.MaterializeResult(metadata={**metadata, "preview": preview})
 
 
 def _served_marts() -> list[dg.AssetKey]:
@@ -222,20 +246,26 @@ def _served_marts() -> list[dg.AssetKey]:
     deps=_served_marts(),
     description="A new read-only version of every BI mart (serving/versions/<v>/: DuckDB file "
     "+ one Parquet file per mart), then serving/current.duckdb and serving/current switched "
-    "to it by rename. Gated like the exports; the last CRM_SERVING_KEEP versions are kept.",
+    "to it by rename. Gated like the exports; the last CRM_SERVING_KEEP versions are kept. "
+    "Nothing is published before the first loaded row (every mart empty).",
+    output_required=False,
 )
-def serving_version(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
+def serving_version(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     started = time.perf_counter()
-    checks = require_gate(context)
-    settings = warehouse.settings()
     with warehouse.connection(read_only=True) as con:
         as_of_date = _as_of_date(con)
+        loaded = con.execute(
+            "select exists (select 1 from raw.loads where status = 'loaded' and rows_loaded > 0)"
+        ).fetchone()[0]
+    if not loaded:
+        context.log.info(f"serving_version: {NOTHING_TO_SERVE}")
+        return
+    checks = require_gate(context)
+    settings = warehouse.settings()
     version = serving.publish(
         settings, run_id=context.run.run_id, as_of_date=str(as_of_date) if as_of_date else None
     )
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
         metadata={
             "dagster/row_count": sum(version.rows.values()),
             "preview": dg.MetadataValue.md(

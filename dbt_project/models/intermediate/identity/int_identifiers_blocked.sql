@@ -3,8 +3,8 @@
     * blocklist: the value is in (or matches a LIKE pattern of) seed identifier_blocklist;
     * shared: a phone or e-mail seen with more distinct normalised person names than var
       identity_max_names_per_phone / identity_max_names_per_email (a family or shop phone,
-      a shared mailbox). Loyalty cards, handles and Tmall nicks are account identifiers and
-      never blocked by this rule. A shared value still links records that agree on the
+      a shared mailbox). Loyalty cards, handles, Tmall nicks and mapped exports' customer
+      keys are account identifiers and never blocked by this rule. A shared value still links records that agree on the
       name (int_identity_edges), a blocklisted one never links.
     A value caught by both rules is reported once, with the blocklist reason. -#}
 
@@ -14,9 +14,10 @@ identifiers as (
     select
         identifier_type,
         identifier_value,
-        -- what exact blocklist values are compared with: a handle without its platform
+        -- what exact blocklist values are compared with: a handle without its platform,
+        -- an export's customer key without its export name
         case
-            when identifier_type = 'social_handle'
+            when identifier_type in ('social_handle', 'merchant_customer')
                 then {{ dbt.split_part('identifier_value', "':'", 2) }}
             else identifier_value
         end as match_value,
@@ -27,7 +28,7 @@ identifiers as (
 ),
 
 identifier_types as (
-    {%- for identifier_type in ['email', 'phone', 'loyalty_card', 'social_handle', 'tmall_nick'] %}
+    {%- for identifier_type in ['email', 'phone', 'loyalty_card', 'social_handle', 'tmall_nick', 'merchant_customer'] %}
     select '{{ identifier_type }}' as identifier_type
     {%- if not loop.last %} union all{% endif %}
     {%- endfor %}
@@ -46,6 +47,7 @@ blocklist as (
             when t.identifier_type = 'phone' then {{ normalise_phone('b.value') }}
             when t.identifier_type = 'loyalty_card' then {{ normalise_loyalty_card('b.value') }}
             when t.identifier_type = 'tmall_nick' then {{ normalise_tmall_nick('b.value') }}
+            when t.identifier_type = 'merchant_customer' then {{ normalise_merchant_customer('b.value') }}
             -- a handle is compared without its '<platform>:' prefix: it blocks on every platform
             when t.identifier_type = 'social_handle'
                 then {{ dbt.split_part(normalise_handle("'any'", 'b.value'), "':'", 2) }}

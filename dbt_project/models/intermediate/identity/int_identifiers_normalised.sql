@@ -67,6 +67,25 @@ social as (
     from {{ ref('stg_social__events') }}
 ),
 
+generic as (
+    -- a mapped export's order: its contacts, and its customer key (through the export's
+    -- customer file to the person behind it, when the file says: Olist's unique id)
+    select
+        'generic_orders' as source,
+        o.order_key as record_key,
+        o.ordered_at as seen_at,
+        coalesce(o.customer_name, c.customer_name) as person_name,
+        coalesce(o.email, c.email) as email,
+        coalesce(o.phone, c.phone) as phone,
+        case
+            when coalesce(c.person_ref, o.customer_ref) is not null
+                then {{ dbt.concat(['o.export_name', "':'", 'coalesce(c.person_ref, o.customer_ref)']) }}
+        end as merchant_customer
+    from {{ ref('stg_generic__orders') }} as o
+    left join {{ ref('stg_generic__customers') }} as c
+        on c.customer_key = {{ dbt.concat(['o.export_name', "':'", 'o.customer_ref']) }}
+),
+
 service as (
     select
         'service_interactions' as source,
@@ -97,6 +116,9 @@ raw_identifiers as (
         ('social', null_text, 'social_handle', 'handle', 'platform'),
         ('social', null_text, 'email', 'linked_email', null_text),
         ('social', null_text, 'phone', 'linked_phone', null_text),
+        ('generic', 'person_name', 'email', 'email', null_text),
+        ('generic', 'person_name', 'phone', 'phone', null_text),
+        ('generic', 'person_name', 'merchant_customer', 'merchant_customer', null_text),
         ('service', null_text, 'email', 'customer_email', null_text),
         ('service', null_text, 'phone', 'customer_phone', null_text),
     ] %}
@@ -143,6 +165,7 @@ normalised as (
             when 'phone' then {{ normalise_phone('raw_value') }}
             when 'loyalty_card' then {{ normalise_loyalty_card('raw_value') }}
             when 'tmall_nick' then {{ normalise_tmall_nick('raw_value') }}
+            when 'merchant_customer' then {{ normalise_merchant_customer('raw_value') }}
             when 'social_handle' then {{ normalise_handle('raw_platform', 'raw_value') }}
         end as identifier_value,
         person_name,

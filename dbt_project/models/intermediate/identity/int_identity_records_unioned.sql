@@ -1,20 +1,25 @@
-{#- One row per identity record: anything that says "this is one person" (an order, a
-    member card, a social account, an identified receipt or service contact). record_seq
+{#- One row per identity record: anything that says "this is one person" (a member card,
+    a social account, an identified order, receipt or service contact). record_seq
     orders records by (first_seen_at, source, record_key); the smallest record_seq of a
     cluster is its anchor and names the customer (int_source_records_resolved). -#}
 
 with
 
 identifying as (
-    -- POS receipts and service contacts are records only when they identify someone: an
-    -- identifier that normalises and is not a blocklisted placeholder.
+    -- Orders, receipts and service contacts are records only when they identify someone:
+    -- an identifier that normalises and is not a blocklisted placeholder. One without
+    -- (a Tmall report without buyers, a guest checkout) is anonymous: no customer, rather
+    -- than one customer per order.
     select distinct n.source, n.record_key
     from {{ ref('int_identifiers_normalised') }} as n
     left join {{ ref('int_identifiers_blocked') }} as b
         on n.identifier_type = b.identifier_type
         and n.identifier_value = b.identifier_value
         and b.block_rule = 'blocklist'
-    where n.source in ('pos_transactions', 'service_interactions')
+    where n.source in (
+        'shopify_orders', 'tmall_orders', 'pos_transactions', 'generic_orders',
+        'service_interactions'
+    )
         and b.identifier_value is null
 ),
 
@@ -85,6 +90,21 @@ social as (
     group by {{ social_record_key('platform', 'handle') }}
 ),
 
+generic as (
+    select
+        'generic_orders' as source,
+        o.order_key as record_key,
+        o.channel,
+        {{ identity_timestamp('o.ordered_at') }} as first_seen_at,
+        {{ identity_timestamp('o.ordered_at') }} as last_seen_at,
+        coalesce(o.customer_name, c.customer_name) as person_name,
+        coalesce(o.city, c.city) as city,
+        cast(null as {{ dbt.type_boolean() }}) as marketing_consent
+    from {{ ref('stg_generic__orders') }} as o
+    left join {{ ref('stg_generic__customers') }} as c
+        on c.customer_key = {{ dbt.concat(['o.export_name', "':'", 'o.customer_ref']) }}
+),
+
 service as (
     select
         'service_interactions' as source,
@@ -99,9 +119,17 @@ service as (
 ),
 
 records as (
-    select * from shopify
+    select s.*
+    from shopify as s
+    inner join identifying as i on s.source = i.source and s.record_key = i.record_key
     union all
-    select * from tmall
+    select t.*
+    from tmall as t
+    inner join identifying as i on t.source = i.source and t.record_key = i.record_key
+    union all
+    select g.*
+    from generic as g
+    inner join identifying as i on g.source = i.source and g.record_key = i.record_key
     union all
     select * from loyalty
     union all

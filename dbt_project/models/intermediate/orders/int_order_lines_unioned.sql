@@ -1,5 +1,5 @@
 -- One row per order line across channels (Shopify line items, Tmall items, POS receipt
--- lines), in the order's own currency (int_orders_unioned.currency). line_amount is what
+-- lines, mapped exports' lines), in the order's own currency (int_orders_unioned.currency). line_amount is what
 -- the line sold for after its own discount: Shopify quantity x price - line discount,
 -- Tmall quantity x price, POS as delivered. Order-level shipping, taxes and refunds are
 -- not spread over lines.
@@ -21,6 +21,12 @@ tmall_order_items as (
 pos_receipt_lines as (
 
     select * from {{ ref('stg_pos__receipt_lines') }}
+
+),
+
+generic_order_lines as (
+
+    select * from {{ ref('stg_generic__order_lines') }}
 
 ),
 
@@ -75,6 +81,23 @@ pos as (
 
 ),
 
+generic as (
+
+    select
+        order_key,
+        'generic_orders' as source,
+        line_number,
+        sku as product_sku,
+        product_name,
+        quantity,
+        unit_price,
+        discount_amount,
+        line_amount,
+        cast(null as {{ dbt.type_string() }}) as line_status
+    from generic_order_lines
+
+),
+
 unioned as (
 
     select * from shopify
@@ -82,6 +105,8 @@ unioned as (
     select * from tmall
     union all
     select * from pos
+    union all
+    select * from generic
 
 )
 

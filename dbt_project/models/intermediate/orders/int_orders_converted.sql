@@ -1,9 +1,7 @@
 -- One row per order (int_orders_unioned) with its amounts also in the reporting currency,
--- at the rate of the order's local business day: the latest stg_finance__fx_rates rate
--- on or before order_date (FX feeds skip weekends and holidays); rate 1 when the order is
--- already in the reporting currency. Each amount is rounded to 2 decimals per order.
+-- at the rate int_fx_rates_resolved gives the order's currency and local day.
 
-{%- set reporting_currency = var('reporting_currency') %}
+{%- set reporting_currency = reporting_currency() %}
 {%- set amounts = ['gross_amount', 'discount_amount', 'refunded_amount', 'net_amount'] %}
 
 with
@@ -14,35 +12,9 @@ orders as (
 
 ),
 
-fx_rates as (
-
-    select * from {{ ref('stg_finance__fx_rates') }}
-    where to_currency = '{{ reporting_currency }}'
-
-),
-
-order_days as (
-
-    select distinct currency, order_date
-    from orders
-    where currency <> '{{ reporting_currency }}'
-
-),
-
 day_rates as (
 
-    select
-        order_days.currency,
-        order_days.order_date,
-        fx_rates.rate,
-        row_number() over (
-            partition by order_days.currency, order_days.order_date
-            order by fx_rates.rate_date desc
-        ) as rate_rank
-    from order_days
-    inner join fx_rates
-        on order_days.currency = fx_rates.from_currency
-        and fx_rates.rate_date <= order_days.order_date
+    select * from {{ ref('int_fx_rates_resolved') }}
 
 ),
 
@@ -53,12 +25,19 @@ with_rate as (
         case
             when orders.currency = '{{ reporting_currency }}' then cast(1 as decimal(18, 6))
             else day_rates.rate
-        end as fx_rate
+        end as fx_rate,
+        case
+            when orders.currency = '{{ reporting_currency }}' then 'same_currency'
+            else day_rates.rate_source
+        end as fx_rate_source,
+        case
+            when orders.currency = '{{ reporting_currency }}' then orders.order_date
+            else day_rates.rate_date
+        end as fx_rate_date
     from orders
     left join day_rates
         on orders.currency = day_rates.currency
-        and orders.order_date = day_rates.order_date
-        and day_rates.rate_rank = 1
+        and orders.order_date = day_rates.rate_day
 
 ),
 

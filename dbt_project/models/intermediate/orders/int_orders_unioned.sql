@@ -1,8 +1,9 @@
 -- One row per order across channels: Shopify orders, Tmall orders and POS receipts, in
 -- the order's own currency. net_amount (revenue after refunds) follows fixed rules:
 --   Shopify  total - refunded, only when the financial status means money was taken
---   Tmall    paid - refunded, only when the order was paid (paid_at set)
+--   Tmall    paid (买家实际支付金额, already net of refunds), only when paid_at is set
 --   POS      sum of the receipt's line amounts (return lines are negative)
+--   mapped   exports (generic_orders): by the rules of stg_generic__orders
 
 {%- set shopify_revenue_statuses = ['paid', 'partially_refunded', 'refunded'] %}
 {%- set shopify_cancelled_statuses = ['voided', 'expired'] %}
@@ -25,6 +26,12 @@ tmall_orders as (
 pos_receipt_lines as (
 
     select * from {{ ref('stg_pos__receipt_lines') }}
+
+),
+
+generic_orders as (
+
+    select * from {{ ref('stg_generic__orders') }}
 
 ),
 
@@ -76,8 +83,10 @@ tmall as (
         total_amount as gross_amount,
         cast(null as decimal(18, 2)) as discount_amount,
         refund_amount as refunded_amount,
+        -- 买家实际支付金额 is already net of refunds (paid + refund = total on every
+        -- refunded order of the real reports): it is the revenue, not paid - refund
         case
-            when paid_at is not null then paid_amount - coalesce(refund_amount, 0)
+            when paid_at is not null then paid_amount
             else 0
         end as net_amount,
         paid_at is not null as is_paid,
@@ -88,7 +97,7 @@ tmall as (
                 and lower(order_status) in ('{{ tmall_closed_statuses | join("', '") }}')
                 then 'cancelled'
             when paid_at is null then 'pending'
-            when coalesce(refund_amount, 0) > 0 and refund_amount >= paid_amount then 'refunded'
+            when coalesce(refund_amount, 0) > 0 and paid_amount = 0 then 'refunded'
             when coalesce(refund_amount, 0) > 0 then 'partially_refunded'
             else 'paid'
         end as status,
@@ -143,6 +152,28 @@ pos as (
 
 ),
 
+generic as (
+
+    select
+        order_key,
+        'generic_orders' as source,
+        channel,
+        store_id,
+        ordered_at,
+        currency,
+        gross_amount,
+        discount_amount,
+        refunded_amount,
+        net_amount,
+        is_paid,
+        is_cancelled,
+        status,
+        payment_method,
+        discount_code
+    from generic_orders
+
+),
+
 unioned as (
 
     select * from shopify
@@ -150,6 +181,8 @@ unioned as (
     select * from tmall
     union all
     select * from pos
+    union all
+    select * from generic
 
 ),
 

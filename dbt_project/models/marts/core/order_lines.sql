@@ -23,6 +23,7 @@
 -- depends_on: {{ ref('stg_shopify__orders') }}, {{ ref('stg_shopify__order_lines') }}
 -- depends_on: {{ ref('stg_tmall__orders') }}, {{ ref('stg_tmall__order_items') }}
 -- depends_on: {{ ref('stg_pos__receipt_lines') }}
+-- depends_on: {{ ref('stg_generic__orders') }}, {{ ref('stg_generic__order_lines') }}
 
 {{
     config(

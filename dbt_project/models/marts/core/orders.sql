@@ -12,8 +12,8 @@
 --   (b) the order_date, now and as stored, of every order whose columns that come from
 --       other tables differ from {{ this }}, whatever its delivery date: customer_id
 --       (identity: a later record merges two customers, a blocklist entry splits one),
---       fx_rate (an FX rate delivered after the orders it converts; the *_reporting
---       amounts follow it), line_count / item_quantity (lines delivered apart from the
+--       fx_rate, fx_rate_source, fx_rate_date (an FX rate delivered after the orders it
+--       converts; the *_reporting amounts follow it), line_count / item_quantity (lines delivered apart from the
 --       header). An order that appears or disappears counts as changed too.
 -- A new column derived from another table must join the (b) comparison (changed_orders
 -- below), or incremental runs keep its stale value on rows no delivery touches. A change
@@ -22,6 +22,7 @@
 -- depends_on: {{ ref('stg_shopify__orders') }}, {{ ref('stg_shopify__order_lines') }}
 -- depends_on: {{ ref('stg_tmall__orders') }}, {{ ref('stg_tmall__order_items') }}
 -- depends_on: {{ ref('stg_pos__receipt_lines') }}
+-- depends_on: {{ ref('stg_generic__orders') }}, {{ ref('stg_generic__order_lines') }}
 
 {{
     config(
@@ -88,6 +89,8 @@ final as (
 
         orders.reporting_currency,
         orders.fx_rate,
+        orders.fx_rate_source,
+        orders.fx_rate_date,
         orders.gross_amount_reporting,
         orders.discount_amount_reporting,
         orders.refunded_amount_reporting,
@@ -116,7 +119,7 @@ changed_orders as (
 
     -- (b) orders whose attributes from other tables changed since they were stored
     {{ changed_rows('final', 'order_id', 'order_date', [
-        'customer_id', 'fx_rate', 'line_count', 'item_quantity',
+        'customer_id', 'fx_rate', 'fx_rate_source', 'fx_rate_date', 'line_count', 'item_quantity',
     ]) }}
 
 ),

@@ -1,13 +1,34 @@
 -- One row per catalogue product (SKU), with list price and unit cost in the catalogue's
--- currency and in the reporting currency (latest available rate), and the unit margin.
+-- currency and in the reporting currency (latest available rate: the merchant's, else the
+-- ECB reference rate), and the unit margin.
 
-{%- set reporting_currency = var('reporting_currency') %}
+{%- set reporting_currency = reporting_currency() %}
 
 with
 
 products as (
 
     select * from {{ ref('stg_catalog__products') }}
+
+),
+
+ecb_cross_rates as (
+
+    -- the ECB's latest day only: units of the reporting currency per unit of each currency
+    select
+        base.currency as from_currency,
+        base.rate_date,
+        {{ round_quotient(
+            'cast(target.units_per_eur as decimal(38, 6)) * 1000000',
+            'cast(base.units_per_eur as decimal(38, 6)) * 1000000',
+            6,
+        ) }}
+            as rate
+    from {{ ref('stg_ecb__reference_rates') }} as base
+    inner join {{ ref('stg_ecb__reference_rates') }} as target
+        on base.rate_date = target.rate_date
+        and target.currency = '{{ reporting_currency }}'
+    where base.rate_date = (select max(rate_date) from {{ ref('stg_ecb__reference_rates') }})
 
 ),
 
@@ -18,9 +39,17 @@ latest_rates as (
         select
             from_currency,
             rate,
-            row_number() over (partition by from_currency order by rate_date desc) as rate_rank
-        from {{ ref('stg_finance__fx_rates') }}
-        where to_currency = '{{ reporting_currency }}'
+            row_number() over (
+                partition by from_currency order by precedence, rate_date desc
+            ) as rate_rank
+        from (
+            select from_currency, rate_date, rate, 1 as precedence
+            from {{ ref('stg_finance__fx_rates') }}
+            where to_currency = '{{ reporting_currency }}'
+            union all
+            select from_currency, rate_date, rate, 2 as precedence
+            from ecb_cross_rates
+        ) as candidates
     ) as ranked
     where rate_rank = 1
 

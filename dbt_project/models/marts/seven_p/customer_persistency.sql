@@ -99,6 +99,8 @@ final as (
         end as churned_share
     from figures
     cross join run_date
+    -- no run date before the first paid order: no row rather than a row of nulls
+    where run_date.as_of_date is not null
 
 )
 

@@ -44,6 +44,8 @@ final as (
         count(customer_id) as identified_orders,
         count(distinct customer_id) as customers,
         cast(sum(item_quantity) as {{ dbt.type_bigint() }}) as units,
+        -- an export without prices (a POS item log) has orders with no amount at all
+        count(net_amount_reporting) as priced_orders,
         sum(net_amount_reporting) as revenue,
         cast(sum(net_amount_reporting) as {{ type_double() }}) / count(*) as average_order_value
     from paid_orders

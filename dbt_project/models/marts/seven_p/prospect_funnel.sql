@@ -58,11 +58,15 @@ stages as (
     select
         '{{ path }}' as path,
         count(*) as known_profile,
-        cast(sum(case when {{ condition }} then 1 else 0 end) as {{ dbt.type_bigint() }}) as reached,
-        cast(sum(case when ({{ condition }}) and is_engaged then 1 else 0 end) as {{ dbt.type_bigint() }})
-            as engaged,
+        -- coalesce: with no customer at all the stages hold 0, not null
+        cast(coalesce(sum(case when {{ condition }} then 1 else 0 end), 0) as {{ dbt.type_bigint() }})
+            as reached,
         cast(
-            sum(case when ({{ condition }}) and is_engaged and is_buyer then 1 else 0 end)
+            coalesce(sum(case when ({{ condition }}) and is_engaged then 1 else 0 end), 0)
+            as {{ dbt.type_bigint() }}
+        ) as engaged,
+        cast(
+            coalesce(sum(case when ({{ condition }}) and is_engaged and is_buyer then 1 else 0 end), 0)
             as {{ dbt.type_bigint() }}
         ) as first_purchase
     from profiles

@@ -10,18 +10,11 @@
 
 with
 
-source as (
-
-    select * from {{ source('raw', 'shopify_orders') }}
-
-),
-
 keyed as (
 
-    select
-        *,
-        {{ clean_text('order_name') }} as order_key
-    from source
+    -- order_key: the name, qualified by Shopify's order Id when another store used the
+    -- name first (macros/staging/shopify_order_keys.sql)
+    {{ shopify_keyed_rows(source('raw', 'shopify_orders')) }}
 
 ),
 

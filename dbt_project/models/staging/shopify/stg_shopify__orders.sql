@@ -9,17 +9,10 @@
 
 with
 
-source as (
-
-    select * from {{ source('raw', 'shopify_orders') }}
-
-),
-
 keyed as (
 
     select
         *,
-        {{ clean_text('order_name') }} as order_key,
         (
             {{ clean_text('financial_status') }} is not null
             or {{ clean_text('currency') }} is not null
@@ -27,7 +20,9 @@ keyed as (
             or subtotal is not null
             or {{ clean_text('shopify_order_id') }} is not null
         ) as has_order_fields
-    from source
+    -- order_key: the name, qualified by Shopify's order Id when another store used the
+    -- name first (macros/staging/shopify_order_keys.sql)
+    from ({{ shopify_keyed_rows(source('raw', 'shopify_orders')) }}) as source
 
 ),
 
