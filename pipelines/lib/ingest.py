@@ -655,20 +655,19 @@ def _stage_file(con, contract: Contract, file: LandingFile, result: LoadResult, 
     delivered = [c for (c, *_) in con.execute(f"describe {stage}").fetchall() if c != "_line"]
     mapping, ignored = _match_headers(contract, delivered)
     result.ignored_headers = ignored
-    unmatched = [c for c in contract.columns if c.header_required and c.name not in mapping]
-    if unmatched:
-        names = ", ".join(f"{c.name} ({' / '.join(c.headers)})" for c in unmatched)
-        raise LandingError(
-            f"{file.relative_path}: mapped header(s) not in the file: {names}; delivered "
-            f"header: {', '.join(delivered) or '(none)'}"
-        )
-    missing = [c for c in contract.columns if c.required and c.name not in mapping]
-    if missing:
-        names = ", ".join(f"{c.name} ({' / '.join(c.headers)})" for c in missing)
-        raise LandingError(
-            f"{file.relative_path}: missing required column(s): {names}; "
-            f"delivered header: {', '.join(delivered) or '(none)'}"
-        )
+    # A mapping's header missing from the file is the mapping's fault or the export's:
+    # say so first; a contract's required column missing is the export's.
+    for problem, absent in (
+        ("mapped header(s) not in the file", lambda c: c.header_required),
+        ("missing required column(s)", lambda c: c.required),
+    ):
+        missing = [c for c in contract.columns if absent(c) and c.name not in mapping]
+        if missing:
+            names = ", ".join(f"{c.name} ({' / '.join(c.headers)})" for c in missing)
+            raise LandingError(
+                f"{file.relative_path}: {problem}: {names}; "
+                f"delivered header: {', '.join(delivered) or '(none)'}"
+            )
 
     _line_numbers(con, stage, [line for line, _, _ in bad] + not_records, jsonl=jsonl)
     typed = _typed_select(contract, mapping, stage)
