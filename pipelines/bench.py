@@ -27,7 +27,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from pipelines.settings import PROJECT_ROOT, Settings, get_settings
+from pipelines.settings import PROJECT_ROOT, Settings, connect, get_settings
 
 BENCH_DIR = PROJECT_ROOT / "bench"
 START = date(2025, 1, 1)
@@ -241,6 +241,75 @@ def dbt_breakdown(settings: Settings, run_id: str) -> dict[str, float]:
     return {k: round(v, 2) for k, v in sorted(layers.items())}
 
 
+def model_seconds(settings: Settings, run_id: str) -> dict[str, float]:
+    """Each dbt model's execution seconds in the run (its data tests apart)."""
+    seconds: dict[str, float] = {}
+    for results in (settings.data_dir / "dbt").glob(f"*-{run_id[:8]}-*/run_results.json"):
+        for node in json.loads(results.read_text())["results"]:
+            if node["unique_id"].startswith("model."):
+                seconds[node["unique_id"].split(".")[-1]] = round(node["execution_time"], 2)
+    return seconds
+
+
+_MODEL_SCHEMAS = ("staging", "intermediate", "marts", "restricted")
+
+
+def table_rowids(settings: Settings) -> dict[str, int]:
+    """Highest rowid of every model table: delete+insert appends the rows it writes after
+    them, so `rowid >` this counts what an incremental run wrote."""
+    rowids: dict[str, int] = {}
+    with connect(settings, read_only=True) as con:
+        tables = con.execute(
+            "select schema_name, table_name from duckdb_tables() where database_name = "
+            f"current_database() and schema_name in {_MODEL_SCHEMAS}"
+        ).fetchall()
+        for schema, table in tables:
+            (top,) = con.execute(f'select max(rowid) from "{schema}"."{table}"').fetchone()
+            rowids[table] = -1 if top is None else top
+    return rowids
+
+
+def models_written(
+    settings: Settings, seconds: dict[str, float], before: dict[str, int]
+) -> dict[str, dict]:
+    """Per model of the run: seconds, rows it wrote and rows it holds. A table rebuilt in
+    full wrote every row it holds; an incremental one the rows after its old rowids."""
+    from pipelines.defs.dbt.fingerprints import load_manifest
+    from pipelines.defs.dbt.project import prepare_manifest
+
+    nodes = load_manifest(prepare_manifest())["nodes"]
+    materialized = {
+        n["name"]: n["config"]["materialized"]
+        for n in nodes.values()
+        if n["resource_type"] == "model"
+    }
+    figures: dict[str, dict] = {}
+    with connect(settings, read_only=True) as con:
+        for model, spent in seconds.items():
+            how = materialized.get(model, "?")
+            found = con.execute(
+                "select schema_name from duckdb_tables() where database_name = "
+                f"current_database() and table_name = ? and schema_name in {_MODEL_SCHEMAS}",
+                [model],
+            ).fetchone()
+            if found is None:  # a view: it stores nothing
+                figures[model] = {"seconds": spent, "materialized": how, "rows_written": 0}
+                continue
+            relation = f'"{found[0]}"."{model}"'
+            total, after = con.execute(
+                f"select count(*), count(*) filter (where rowid > ?) from {relation}",
+                [before.get(model, -1)],
+            ).fetchone()
+            written = after if how == "incremental" and model in before else total
+            figures[model] = {
+                "seconds": spent,
+                "materialized": how,
+                "rows_written": written,
+                "rows": total,
+            }
+    return dict(sorted(figures.items(), key=lambda item: -item[1]["seconds"]))
+
+
 # --- the ceiling: DuckDB alone -----------------------------------------------------------------
 
 
@@ -381,6 +450,7 @@ def run_benchmark(scale: str, seed: int = 42) -> dict:
     full_stages = stages(steps, full_seconds)
 
     link_tree(cache / "next_day", settings.landing_dir)
+    rowids_before_day = table_rowids(settings)
     # A failed incremental run is a result too (it is reported, the rest is measured).
     day_seconds, day, day_peaks, day_failure = _run(settings, window=(NEXT_DAY, NEXT_DAY))
     day_rows = sum(s["rows_in"] for s in warehouse_figures(settings)["sources"].values()) - rows_in
@@ -414,6 +484,9 @@ def run_benchmark(scale: str, seed: int = 42) -> dict:
             "peak_rss_bytes": day_peaks.peak_rss,
             "over_full_run": None if day_failure else round(day_seconds / full_seconds, 3),
             "failed": day_failure,
+            "models": models_written(
+                settings, model_seconds(settings, day.run_id), rowids_before_day
+            ),
         },
         "ingest": {
             "seconds": ingest,
@@ -494,6 +567,14 @@ def report(r: dict) -> str:
             if day["failed"] is None
             else "FAILED: " + day["failed"].splitlines()[0]
         ),
+    ]
+    lines.append("  per model (seconds, rows written / rows held), slowest first:")
+    for model, f in day.get("models", {}).items():
+        held = f" / {f['rows']:,}" if "rows" in f else ""
+        lines.append(
+            f"    {model:<40}{f['seconds']:>8.2f} s  {f['rows_written']:>12,}{held}  {f['materialized']}"
+        )
+    lines += [
         f"{'ingest':<44}{ing['seconds']:>10.1f} s   {ing['rows_per_second'] or 0:>9,} rows/s",
         f"{'DuckDB alone reading the same files':<44}{ing['ceiling_seconds']['all sources']:>10.1f} s   "
         f"ingest / ceiling = {ing['over_ceiling']:.2f}",

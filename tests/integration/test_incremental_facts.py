@@ -21,12 +21,14 @@ stored row goes stale happens, and the test asserts that it did:
 from __future__ import annotations
 
 import csv
+import os
 import re
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
+from pipelines.defs.dbt import fingerprints
 from pipelines.generator import generate
 from pipelines.lib import fx_reference
 from pipelines.lib.contracts import load_contracts
@@ -44,6 +46,19 @@ D1, D2, D3, D4 = (START + timedelta(days=i) for i in range(DAYS))
 # where the corrected order is moved on day 3 (no other order has this date)
 MOVED_TO = START + timedelta(days=10)
 FACTS = {"orders": "order_date", "order_lines": "order_date", "interactions": "occurred_date"}
+# The staging models kept by key (macros/incremental/change_feed.sql) and their keys.
+STAGING_BY_KEY = {
+    "stg_shopify__orders": "order_name",
+    "stg_shopify__order_lines": "order_name",
+    "stg_tmall__orders": "order_id",
+    "stg_tmall__order_items": "order_id",
+    "stg_pos__receipt_lines": "receipt_key",
+    "stg_social__events": "event_id",
+    "stg_service__interactions": "interaction_id",
+    "stg_loyalty__members": "card_no",
+}
+# Columns that record when a row was loaded or built: they differ between the two builds.
+RUN_TIME_COLUMNS = {"_loaded_at", "_loaded_through"}
 SELECT = ["--select", "+orders", "+order_lines", "+interactions"]
 
 
@@ -67,6 +82,7 @@ class Dbt:
             str(target / "logs"),
             "--quiet",
         ]
+        self.manifest_path = target / "manifest.json"
         parsed = dbtRunner().invoke(["parse", *self.common])
         assert parsed.success, parsed.exception
         self.statements: list[str] = []
@@ -85,7 +101,25 @@ class Dbt:
             if r.status not in ("success", "pass")
         ]
         assert result.success and not failed, f"dbt {args[0]} failed: {failed or result.exception}"
+        self.run_results = {
+            "results": [
+                {"unique_id": r.node.unique_id, "status": getattr(r.status, "value", r.status)}
+                for r in getattr(result.result, "results", [])
+            ]
+        }
         return self.statements
+
+    def night(self, settings: Settings, *args: str) -> tuple[list[str], list[str]]:
+        """A run as the Dagster dbt assets start it: the models whose fingerprint changed
+        build in full (pipelines/defs/dbt/fingerprints.py). Returns the SQL and those models."""
+        wanted, rebuild = fingerprints.rebuild_request(settings, self.manifest_path)
+        os.environ[fingerprints.REBUILD_ENV] = ",".join(rebuild)
+        try:
+            statements = self(*args)
+        finally:
+            os.environ.pop(fingerprints.REBUILD_ENV, None)
+        fingerprints.record_build(settings, wanted, self.run_results)
+        return statements, rebuild
 
 
 @pytest.fixture
@@ -322,23 +356,29 @@ def test_incremental_daily_runs_equal_full_refresh(
         ingest(a, day)
         if day == D1:  # creates the tables
             dbt("seed")
-            dbt("run", *SELECT, *window(day))
+            _, rebuilt = dbt.night(a, "run", *SELECT, *window(day))
+            assert set(rebuilt) >= set(FACTS) | set(STAGING_BY_KEY)  # no fingerprint yet
         else:
             before = max_rowids(a)
-            statements = dbt("run", *SELECT, *window(day))
+            statements, rebuilt = dbt.night(a, "run", *SELECT, *window(day))
+            # (the identity history marts are not in this selection: never built, no fingerprint)
+            assert not set(rebuilt) & (set(FACTS) | set(STAGING_BY_KEY)), (day, rebuilt)
             # incremental: delete + insert of the affected dates into the existing table,
             # and fewer rows written than the table holds
-            for mart, date_column in FACTS.items():
-                target = rf'"marts"\."{mart}"'
+            kept_by = {("marts", m): k for m, k in FACTS.items()} | {
+                ("staging", m): k for m, k in STAGING_BY_KEY.items()
+            }
+            for (schema, model), key in kept_by.items():
+                target = rf'"{schema}"\."{model}"'
                 assert any(
-                    re.search(rf"delete from \S*{target}\s+where \(\s*{date_column}\) in", s)
+                    re.search(rf"delete from \S*{target}\s+where \(\s*{key}\) in", s)
                     for s in statements
-                ), f"{mart} on {day}: no delete+insert"
+                ), f"{model} on {day}: no delete+insert"
                 assert not any(
                     re.search(rf"create (temporary )?table \S*{target}", s)
                     or re.search(rf"alter table \S*{target} rename", s)
                     for s in statements
-                ), f"{mart} on {day}: table recreated"
+                ), f"{model} on {day}: table recreated"
             written[day] = rows_written(a, before)
         state[day] = snapshot(a, order_id)
 
@@ -374,34 +414,65 @@ def test_incremental_daily_runs_equal_full_refresh(
         before_ids[k] != after_ids[k] and state[D4]["order_dates"][k] == D2 for k in before_ids
     )
 
+    # --- a change to what models read rebuilds them, and only them -------------------------
+    # The reporting currency (environment, read by macro reporting_currency) changes: the
+    # next night, with nothing delivered, builds orders and order_lines in full, unasked.
+    monkeypatch.setenv("CRM_REPORTING_CURRENCY", "USD")
+    statements, rebuilt = dbt.night(a, "run", *SELECT, *window(D4))
+    assert {"orders", "order_lines"} <= set(rebuilt), rebuilt
+    assert not set(rebuilt) & set(STAGING_BY_KEY), rebuilt
+    for mart in ("orders", "order_lines"):
+        assert any(
+            re.search(rf'create (temporary )?table \S*"marts"\."{mart}__dbt_tmp', s)
+            or re.search(rf'alter table \S*"marts"\."{mart}__dbt_tmp" rename', s)
+            for s in statements
+        ), f"{mart}: not rebuilt"
+    again = dbt.night(a, "run", *SELECT, *window(D4))[1]
+    assert not set(again) & (set(FACTS) | set(STAGING_BY_KEY)), again  # stored: not again
+    assert query(a, "select distinct reporting_currency from marts.orders") == [("USD",)]
+
     # --- warehouse B: everything at once, one full refresh ----------------------------------
     for key, value in b.env().items():
         monkeypatch.setenv(key, value)
+    monkeypatch.setenv("CRM_REPORTING_CURRENCY", "USD")  # as A's last night
     ingest(b, None)
     dbt("seed")
     dbt("run", *SELECT, "--full-refresh")
 
     # --- identical, row for row ----------------------------------------------------------
+    # Every table the two builds made (staging kept by key, intermediate, the facts), but
+    # the columns that record when a row was loaded or built.
     with connect(b) as con:
         con.execute(f"attach '{a.duckdb_path}' as incremental (read_only)")
-        for mart in FACTS:
-            cols_a = con.execute(
-                "select column_name, data_type from duckdb_columns() where database_name = "
-                "'incremental' and schema_name = 'marts' and table_name = ? order by column_index",
-                [mart],
-            ).fetchall()
-            cols_b = con.execute(
-                "select column_name, data_type from duckdb_columns() where database_name = "
-                "current_database() and schema_name = 'marts' and table_name = ? "
-                "order by column_index",
-                [mart],
-            ).fetchall()
-            assert cols_a == cols_b, mart
-            full = f"marts.{mart}"
-            inc = f"incremental.marts.{mart}"
+        tables = con.execute(
+            "select schema_name, table_name from duckdb_tables() where database_name = "
+            "current_database() and schema_name in ('staging', 'intermediate', 'marts') "
+            "order by all"
+        ).fetchall()
+        assert {f"marts.{mart}" for mart in FACTS} <= {f"{s}.{t}" for s, t in tables}
+        compared = []
+        for schema, table in tables:
+            columns = {}
+            for database in ("incremental", b.duckdb_path.stem):
+                columns[database] = con.execute(
+                    "select column_name, data_type from duckdb_columns() where database_name "
+                    "= ? and schema_name = ? and table_name = ? order by column_index",
+                    [database, schema, table],
+                ).fetchall()
+            assert columns["incremental"] == columns[b.duckdb_path.stem], (schema, table)
+            kept = ", ".join(
+                f'"{name}"' for name, _ in columns["incremental"] if name not in RUN_TIME_COLUMNS
+            )
+            full = f"{schema}.{table}"
+            inc = f"incremental.{schema}.{table}"
             (count_a,) = con.execute(f"select count(*) from {inc}").fetchone()
             (count_b,) = con.execute(f"select count(*) from {full}").fetchone()
-            only_a = con.execute(f"select * from {inc} except all select * from {full}").fetchall()
-            only_b = con.execute(f"select * from {full} except all select * from {inc}").fetchall()
-            assert (count_a, only_a[:5], only_b[:5]) == (count_b, [], []), mart
-            assert count_a > 0, mart
+            only_a = con.execute(
+                f"select {kept} from {inc} except all select {kept} from {full}"
+            ).fetchall()
+            only_b = con.execute(
+                f"select {kept} from {full} except all select {kept} from {inc}"
+            ).fetchall()
+            assert (count_a, only_a[:5], only_b[:5]) == (count_b, [], []), full
+            compared.append((full, count_a))
+        assert all(count > 0 for full, count in compared if full.startswith("marts.")), compared

@@ -39,3 +39,21 @@
 {% macro latest_delivery_first(with_line=true) -%}
     _delivery_date desc, _loaded_at desc, _load_id desc{% if with_line %}, _source_line desc{% endif %}
 {%- endmacro %}
+
+
+{#- Every row of the latest load of each key, for sources whose key spans several rows (an
+    order's lines): `select ... from ({{ rows_of_latest_load('keyed', 'order_key') }})`.
+    A later load of the key replaces all its rows, so lines dropped from a corrected order
+    disappear too. `relation` may be a CTE name or a parenthesised query with an alias. -#}
+{% macro rows_of_latest_load(relation, key) -%}
+    select *
+    from (
+        select
+            *,
+            dense_rank() over (
+                partition by {{ key }} order by {{ latest_delivery_first(with_line=false) }}
+            ) as load_rank
+        from {{ relation }}
+    ) as ranked
+    where load_rank = 1
+{%- endmacro %}

@@ -23,6 +23,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from pipelines.defs.dbt import fingerprints
 from pipelines.defs.dbt.project import dbt_project, prepare_manifest
 from pipelines.defs.partitions import FULL_REFRESH_TAG, window_of
 from pipelines.lib.observe import preview_markdown
@@ -127,7 +128,14 @@ def keep_invocation(target: Path) -> None:
 
 def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     target = invocation_dir(context)
-    with _environment(window_env(context)):
+    settings = get_settings()
+    wanted, rebuild = fingerprints.rebuild_request(settings, prepare_manifest())
+    if rebuild:
+        context.log.info(
+            "building in full (what they read changed since their last build): "
+            + ", ".join(rebuild)
+        )
+    with _environment({**window_env(context), fingerprints.REBUILD_ENV: ",".join(rebuild)}):
         invocation = dbt.cli(
             build_args(context), context=context, raise_on_error=False, target_path=target
         )
@@ -136,6 +144,8 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     # write lock for a moment; the next step (CLV, report) would then fail to connect.
     invocation.process.wait()
     keep_invocation(target)
+    with contextlib.suppress(FileNotFoundError):
+        fingerprints.record_build(settings, wanted, invocation.get_artifact("run_results.json"))
     if not invocation.is_successful():
         # dagster-dbt's own error says only "exit code 1"; name the failing tests and show
         # the rows they found, as the GE checks do.

@@ -30,16 +30,7 @@ keyed as (
 
 rows_of_latest_load as (
 
-    select *
-    from (
-        select
-            *,
-            dense_rank() over (
-                partition by order_key order by {{ latest_delivery_first(with_line=false) }}
-            ) as load_rank
-        from keyed
-    ) as ranked
-    where load_rank = 1
+    {{ rows_of_latest_load('keyed', 'order_key') }}
 
 ),
 

@@ -1,10 +1,21 @@
 -- One row per loyalty member card (会员卡号); a re-delivered card keeps its latest row.
+-- Kept by key (macros/incremental/change_feed.sql): a night re-ranks only the keys
+-- with a raw row loaded since the last build, from all their raw rows, and replaces them.
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='card_no',
+        on_schema_change='fail',
+    )
+}}
 
 with
 
 source as (
 
-    select * from {{ source('raw', 'loyalty_members') }}
+    select * from {{ raw_rows_of_changed_keys(source('raw', 'loyalty_members'), clean_text('card_no')) }} as changed
 
 ),
 
@@ -42,7 +53,8 @@ renamed as (
         _source_file,
         _source_line,
         _delivery_date,
-        _loaded_at
+        _loaded_at,
+        {{ loaded_through(source('raw', 'loyalty_members')) }} as _loaded_through
 
     from ranked
     where row_rank = 1

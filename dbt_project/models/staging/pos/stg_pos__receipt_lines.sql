@@ -1,9 +1,17 @@
 -- One row per POS receipt line, from the latest load that contains the receipt (store_id,
 -- receipt_id). Lines with a line_no keep their last row per line_no; item logs without
 -- line numbers repeat a row once per unit sold, so those rows are all kept (quantity 1).
--- A table, not a view: the windows are computed once per run.
+-- Kept by key (macros/incremental/change_feed.sql): a night re-ranks only the keys
+-- with a raw row loaded since the last build, from all their raw rows, and replaces them.
 
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='receipt_key',
+        on_schema_change='fail',
+    )
+}}
 
 with
 
@@ -27,19 +35,21 @@ keyed as (
 
 ),
 
+receipts_to_rank as (
+
+    select * from keyed
+    {%- if is_incremental() %}
+    -- the receipts with a row loaded since the last build (macros/incremental/change_feed.sql)
+    where receipt_key in (
+        select receipt_key from keyed where {{ loaded_after_watermark('_loaded_at') }}
+    )
+    {%- endif %}
+
+),
+
 rows_of_latest_load as (
 
-    select *
-    from (
-        select
-            *,
-            dense_rank() over (
-                partition by receipt_key
-                order by {{ latest_delivery_first(with_line=false) }}
-            ) as load_rank
-        from keyed
-    ) as ranked
-    where load_rank = 1
+    {{ rows_of_latest_load('receipts_to_rank', 'receipt_key') }}
 
 ),
 
@@ -94,7 +104,8 @@ renamed as (
         _source_file,
         _source_line,
         _delivery_date,
-        _loaded_at
+        _loaded_at,
+        {{ loaded_through(source('raw', 'pos_transactions')) }} as _loaded_through
 
     from last_of_each_line
 

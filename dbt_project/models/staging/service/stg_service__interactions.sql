@@ -1,11 +1,22 @@
 -- One row per customer-service contact (call, email, chat); a re-delivered contact keeps
 -- its latest row.
+-- Kept by key (macros/incremental/change_feed.sql): a night re-ranks only the keys
+-- with a raw row loaded since the last build, from all their raw rows, and replaces them.
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='interaction_id',
+        on_schema_change='fail',
+    )
+}}
 
 with
 
 source as (
 
-    select * from {{ source('raw', 'service_interactions') }}
+    select * from {{ raw_rows_of_changed_keys(source('raw', 'service_interactions'), clean_text('interaction_id')) }} as changed
 
 ),
 
@@ -40,7 +51,8 @@ renamed as (
         _source_file,
         _source_line,
         _delivery_date,
-        _loaded_at
+        _loaded_at,
+        {{ loaded_through(source('raw', 'service_interactions')) }} as _loaded_through
 
     from ranked
     where row_rank = 1

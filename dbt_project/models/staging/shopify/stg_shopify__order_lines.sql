@@ -3,10 +3,17 @@
 -- within one order of one file (same line values; text compared trimmed and case-folded)
 -- is a repeated delivery, not a second line: Shopify merges identical variants into one
 -- line with a quantity, so the repeat is dropped.
--- A table, not a view: the windows over the append-only raw table are computed once per
--- run instead of once per test and per downstream model.
+-- Kept by key (macros/incremental/change_feed.sql): a night re-ranks only the keys
+-- with a raw row loaded since the last build, from all their raw rows, and replaces them.
 
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='order_name',
+        on_schema_change='fail',
+    )
+}}
 
 with
 
@@ -14,22 +21,13 @@ keyed as (
 
     -- order_key: the name, qualified by Shopify's order Id when another store used the
     -- name first (macros/staging/shopify_order_keys.sql)
-    {{ shopify_keyed_rows(source('raw', 'shopify_orders')) }}
+    {{ shopify_keyed_rows(raw_rows_of_changed_keys(source('raw', 'shopify_orders'), clean_text('order_name')) ~ ' as changed') }}
 
 ),
 
 rows_of_latest_load as (
 
-    select *
-    from (
-        select
-            *,
-            dense_rank() over (
-                partition by order_key order by {{ latest_delivery_first(with_line=false) }}
-            ) as load_rank
-        from keyed
-    ) as ranked
-    where load_rank = 1
+    {{ rows_of_latest_load('keyed', 'order_key') }}
 
 ),
 
@@ -76,7 +74,8 @@ renamed as (
         _source_file,
         _source_line,
         _delivery_date,
-        _loaded_at
+        _loaded_at,
+        {{ loaded_through(source('raw', 'shopify_orders')) }} as _loaded_through
 
     from first_of_repeats
 

@@ -2,10 +2,17 @@
 -- order-level columns (status, totals, billing, refunds) on the order's first row only,
 -- so order fields come from that row, never from a sum over rows. A re-delivered order
 -- is read from its latest load only.
--- A table, not a view: the dedup window over the append-only raw table is computed once
--- per run instead of once per test and per downstream model.
+-- Kept by key (macros/incremental/change_feed.sql): a night re-ranks only the keys
+-- with a raw row loaded since the last build, from all their raw rows, and replaces them.
 
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='order_name',
+        on_schema_change='fail',
+    )
+}}
 
 with
 
@@ -22,7 +29,7 @@ keyed as (
         ) as has_order_fields
     -- order_key: the name, qualified by Shopify's order Id when another store used the
     -- name first (macros/staging/shopify_order_keys.sql)
-    from ({{ shopify_keyed_rows(source('raw', 'shopify_orders')) }}) as source
+    from ({{ shopify_keyed_rows(raw_rows_of_changed_keys(source('raw', 'shopify_orders'), clean_text('order_name')) ~ ' as changed') }}) as source
 
 ),
 
@@ -91,7 +98,8 @@ renamed as (
         _source_file,
         _source_line,
         _delivery_date,
-        _loaded_at
+        _loaded_at,
+        {{ loaded_through(source('raw', 'shopify_orders')) }} as _loaded_through
 
     from first_rows
 

@@ -3,15 +3,23 @@
 -- stg_tmall__orders on the trimmed order id. A row repeated within one order of one file
 -- (same values; text compared trimmed and case-folded) is a repeated delivery, not a
 -- second line (the report has one row per item and attribute set), and is dropped.
--- A table, not a view: the windows are computed once per run.
+-- Kept by key (macros/incremental/change_feed.sql): a night re-ranks only the keys
+-- with a raw row loaded since the last build, from all their raw rows, and replaces them.
 
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='order_id',
+        on_schema_change='fail',
+    )
+}}
 
 with
 
 source as (
 
-    select * from {{ source('raw', 'tmall_order_items') }}
+    select * from {{ raw_rows_of_changed_keys(source('raw', 'tmall_order_items'), clean_text('order_id')) }} as changed
 
 ),
 
@@ -26,16 +34,7 @@ keyed as (
 
 rows_of_latest_load as (
 
-    select *
-    from (
-        select
-            *,
-            dense_rank() over (
-                partition by order_key order by {{ latest_delivery_first(with_line=false) }}
-            ) as load_rank
-        from keyed
-    ) as ranked
-    where load_rank = 1
+    {{ rows_of_latest_load('keyed', 'order_key') }}
 
 ),
 
@@ -87,7 +86,8 @@ renamed as (
         _source_file,
         _source_line,
         _delivery_date,
-        _loaded_at
+        _loaded_at,
+        {{ loaded_through(source('raw', 'tmall_order_items')) }} as _loaded_through
 
     from first_of_repeats
 

@@ -1,15 +1,22 @@
 -- One row per Tmall/Taobao order (订单报表), keyed by the trimmed order id (the report
 -- writes ids with a trailing space). A re-delivered order keeps its latest row.
--- A table, not a view: the dedup window over the append-only raw table is computed once
--- per run instead of once per test and per downstream model.
+-- Kept by key (macros/incremental/change_feed.sql): a night re-ranks only the keys
+-- with a raw row loaded since the last build, from all their raw rows, and replaces them.
 
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='order_id',
+        on_schema_change='fail',
+    )
+}}
 
 with
 
 source as (
 
-    select * from {{ source('raw', 'tmall_orders') }}
+    select * from {{ raw_rows_of_changed_keys(source('raw', 'tmall_orders'), clean_text('order_id')) }} as changed
 
 ),
 
@@ -61,7 +68,8 @@ renamed as (
         _source_file,
         _source_line,
         _delivery_date,
-        _loaded_at
+        _loaded_at,
+        {{ loaded_through(source('raw', 'tmall_orders')) }} as _loaded_through
 
     from ranked
     where row_rank = 1
