@@ -251,53 +251,62 @@ def model_seconds(settings: Settings, run_id: str) -> dict[str, float]:
     return seconds
 
 
-_MODEL_SCHEMAS = ("staging", "intermediate", "marts", "restricted")
+def model_relations() -> dict[str, tuple[str, str, str]]:
+    """Every dbt model: (schema, table, materialisation), as the manifest declares them."""
+    from pipelines.defs.dbt.fingerprints import load_manifest
+    from pipelines.defs.dbt.project import prepare_manifest
+
+    return {
+        n["name"]: (n["schema"], n["alias"], n["config"]["materialized"])
+        for n in load_manifest(prepare_manifest())["nodes"].values()
+        if n["resource_type"] == "model"
+    }
 
 
-def table_rowids(settings: Settings) -> dict[str, int]:
+def _stored_tables(con, relations: dict[str, tuple[str, str, str]]) -> dict[str, str]:
+    """The models stored as tables (a view stores nothing): model name -> quoted relation."""
+    tables = set(
+        con.execute(
+            "select schema_name, table_name from duckdb_tables() "
+            "where database_name = current_database()"
+        ).fetchall()
+    )
+    return {
+        model: f'"{schema}"."{table}"'
+        for model, (schema, table, _) in relations.items()
+        if (schema, table) in tables
+    }
+
+
+def table_rowids(settings: Settings, relations: dict[str, tuple[str, str, str]]) -> dict[str, int]:
     """Highest rowid of every model table: delete+insert appends the rows it writes after
     them, so `rowid >` this counts what an incremental run wrote."""
     rowids: dict[str, int] = {}
     with connect(settings, read_only=True) as con:
-        tables = con.execute(
-            "select schema_name, table_name from duckdb_tables() where database_name = "
-            f"current_database() and schema_name in {_MODEL_SCHEMAS}"
-        ).fetchall()
-        for schema, table in tables:
-            (top,) = con.execute(f'select max(rowid) from "{schema}"."{table}"').fetchone()
-            rowids[table] = -1 if top is None else top
+        for model, relation in _stored_tables(con, relations).items():
+            (top,) = con.execute(f"select max(rowid) from {relation}").fetchone()
+            rowids[model] = -1 if top is None else top
     return rowids
 
 
 def models_written(
-    settings: Settings, seconds: dict[str, float], before: dict[str, int]
+    settings: Settings,
+    relations: dict[str, tuple[str, str, str]],
+    seconds: dict[str, float],
+    before: dict[str, int],
 ) -> dict[str, dict]:
     """Per model of the run: seconds, rows it wrote and rows it holds. A table rebuilt in
     full wrote every row it holds; an incremental one the rows after its old rowids."""
-    from pipelines.defs.dbt.fingerprints import load_manifest
-    from pipelines.defs.dbt.project import prepare_manifest
-
-    nodes = load_manifest(prepare_manifest())["nodes"]
-    materialized = {
-        n["name"]: n["config"]["materialized"]
-        for n in nodes.values()
-        if n["resource_type"] == "model"
-    }
     figures: dict[str, dict] = {}
     with connect(settings, read_only=True) as con:
+        stored = _stored_tables(con, relations)
         for model, spent in seconds.items():
-            how = materialized.get(model, "?")
-            found = con.execute(
-                "select schema_name from duckdb_tables() where database_name = "
-                f"current_database() and table_name = ? and schema_name in {_MODEL_SCHEMAS}",
-                [model],
-            ).fetchone()
-            if found is None:  # a view: it stores nothing
+            how = relations.get(model, ("", "", "?"))[2]
+            if model not in stored:  # a view: it stores nothing
                 figures[model] = {"seconds": spent, "materialized": how, "rows_written": 0}
                 continue
-            relation = f'"{found[0]}"."{model}"'
             total, after = con.execute(
-                f"select count(*), count(*) filter (where rowid > ?) from {relation}",
+                f"select count(*), count(*) filter (where rowid > ?) from {stored[model]}",
                 [before.get(model, -1)],
             ).fetchone()
             written = after if how == "incremental" and model in before else total
@@ -450,7 +459,8 @@ def run_benchmark(scale: str, seed: int = 42) -> dict:
     full_stages = stages(steps, full_seconds)
 
     link_tree(cache / "next_day", settings.landing_dir)
-    rowids_before_day = table_rowids(settings)
+    relations = model_relations()
+    rowids_before_day = table_rowids(settings, relations)
     # A failed incremental run is a result too (it is reported, the rest is measured).
     day_seconds, day, day_peaks, day_failure = _run(settings, window=(NEXT_DAY, NEXT_DAY))
     day_rows = sum(s["rows_in"] for s in warehouse_figures(settings)["sources"].values()) - rows_in
@@ -485,7 +495,7 @@ def run_benchmark(scale: str, seed: int = 42) -> dict:
             "over_full_run": None if day_failure else round(day_seconds / full_seconds, 3),
             "failed": day_failure,
             "models": models_written(
-                settings, model_seconds(settings, day.run_id), rowids_before_day
+                settings, relations, model_seconds(settings, day.run_id), rowids_before_day
             ),
         },
         "ingest": {

@@ -1,0 +1,58 @@
+"""The benchmark's per-model figures for the incremental day (pipelines/bench.py): rows
+written are counted from rowids, so they must be read from every schema a model lands in
+and must count a delete+insert of one key as that key's rows only."""
+
+from pipelines import bench
+from pipelines.settings import connect
+
+
+def test_rows_written_per_model_follow_delete_insert(xs_warehouse_copy):
+    settings = xs_warehouse_copy
+    relations = bench.model_relations()
+    before = bench.table_rowids(settings, relations)
+
+    # every model stored as a table has a rowid, whatever its schema; views have none
+    stored = {m for m, (_, _, how) in relations.items() if how not in ("view", "ephemeral")}
+    assert set(before) == stored
+    assert {relations[m][0] for m in before} >= {"staging", "intermediate", "marts", "identity"}
+
+    with connect(settings) as con:
+        (order_id,) = con.execute("select min(order_id) from marts.orders").fetchone()
+        (rows_of_key,) = con.execute(
+            "select count(*) from marts.orders where order_id = ?", [order_id]
+        ).fetchone()
+        # what dbt-duckdb's delete+insert does to one key
+        con.execute(
+            "create temp table kept as select * from marts.orders where order_id = ?",
+            [order_id],
+        )
+        con.execute("delete from marts.orders where order_id = ?", [order_id])
+        con.execute("insert into marts.orders select * from kept")
+        (orders_held,) = con.execute("select count(*) from marts.orders").fetchone()
+        (customers_held,) = con.execute("select count(*) from marts.customers").fetchone()
+
+    seconds = {"orders": 2.0, "customers": 1.0, "customer_id_assignments": 0.5}
+    seconds["stg_catalog__products"] = 0.1
+    figures = bench.models_written(settings, relations, seconds, before)
+    assert list(figures) == [
+        "orders",
+        "customers",
+        "customer_id_assignments",
+        "stg_catalog__products",
+    ]
+    assert figures["orders"] == {
+        "seconds": 2.0,
+        "materialized": "incremental",
+        "rows_written": rows_of_key,
+        "rows": orders_held,
+    }
+    # a table is rebuilt in full: it wrote every row it holds
+    assert figures["customers"]["rows_written"] == customers_held > 0
+    # an incremental table in the identity schema that this "night" did not touch
+    assert figures["customer_id_assignments"]["rows_written"] == 0
+    assert figures["customer_id_assignments"]["rows"] > 0
+    assert figures["stg_catalog__products"] == {
+        "seconds": 0.1,
+        "materialized": "view",
+        "rows_written": 0,
+    }
