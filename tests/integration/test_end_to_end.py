@@ -30,7 +30,7 @@ DAYS = XS_DAYS
 NEXT_DAY = START + timedelta(days=DAYS)
 
 MARTS = ("customers", "orders", "order_lines", "interactions", "products", "stores")
-# the date-keyed incremental marts (macros/incremental/incremental_by_date.sql)
+# the fact marts kept by key (docs/incremental.md)
 FACTS = ("orders", "order_lines", "interactions")
 
 
@@ -224,10 +224,9 @@ def test_a_new_day_adds_exactly_its_rows(warehouse):
     # As the sensor or `crm-warehouse backfill --from D --to D` runs it: one landing date.
     result = run_warehouse_job(settings, window=(NEXT_DAY, NEXT_DAY))
     assert run_succeeded(result), result
-    # The window reached dbt: each incremental fact rewrote the dates the day touched (the
-    # new day, and dates whose rows changed through identity merges), not every date as
-    # a run without a window does. delete+insert appends what it writes after the
-    # untouched rows, which keep their rowid.
+    # Each fact rewrote the keys the day changed (its orders and interactions, and those
+    # whose customer changed through identity merges), not its history. delete+insert
+    # appends what it writes after the untouched rows, which keep their rowid.
     with connect(settings, read_only=True) as con:
         for fact, rowid in last_rowid.items():
             written, total = con.execute(

@@ -1,5 +1,5 @@
 {#-
-    Change feed of the staging models kept by key (docs/incremental.md).
+    Change feed of the models kept by key: staging, then the facts (docs/incremental.md).
 
     The raw tables are append-only and every raw row carries the time it was loaded
     (_loaded_at). A staging model kept by key stores, on every row it writes, the latest
@@ -24,7 +24,7 @@
         select * from {{ relation }}
         where {{ key_sql }} in (
             select {{ key_sql }} from {{ relation }}
-            where {{ loaded_after_watermark('_loaded_at') }}
+            where {{ after_watermark('_loaded_at') }}
         )
     )
     {%- else -%}
@@ -33,17 +33,112 @@
 {%- endmacro %}
 
 
-{#- Condition: `column` is later than this model's watermark (true for every row when the
-    table holds no row yet). -#}
-{% macro loaded_after_watermark(column) -%}
+{#- Condition: `column` is later than this model's watermark, the newest `watermark_column`
+    of its own rows (true for every row when the table holds no row yet). -#}
+{% macro after_watermark(column, watermark_column='_loaded_through') -%}
     (
-        {{ column }} > (select max(_loaded_through) from {{ this }})
-        or (select max(_loaded_through) from {{ this }}) is null
+        {{ column }} > (select max({{ watermark_column }}) from {{ this }})
+        or (select max({{ watermark_column }}) from {{ this }}) is null
     )
 {%- endmacro %}
 
 
-{#- The value of _loaded_through for the rows this run writes: the newest load of `relation`. -#}
+{#- Staging: the value of _loaded_through for the rows this run writes, the newest load of
+    `relation`. -#}
 {% macro loaded_through(relation) -%}
     (select max(_loaded_at) from {{ relation }})
+{%- endmacro %}
+
+
+{#- Facts: the value of _loaded_through for the rows this run writes, the newest load any of
+    the staging models `models` (kept by key) has consumed. One value across several
+    staging models is a valid watermark for all of them: loads and dbt runs never overlap,
+    so a row any of them writes later comes from a load after every load consumed now. -#}
+{% macro staging_loaded_through(models) -%}
+    (
+        select max(loaded_through) from (
+            {%- for model in models %}
+            select max(_loaded_through) as loaded_through from {{ ref(model) }}
+            {{- ' union all' if not loop.last }}
+            {%- endfor %}
+        ) as staging_loads
+    )
+{%- endmacro %}
+
+
+{#- The run's timestamp (dbt's run_started_at), written as _built_at on every row a fact
+    writes and as assigned_at by the identity history: a model downstream of either takes
+    the rows stamped after its own newest _built_at. -#}
+{% macro run_timestamp() -%}
+    {{ identity_timestamp("'" ~ run_started_at.isoformat() ~ "'") }}
+{%- endmacro %}
+
+
+{#-
+    Facts kept by key (orders, order_lines, interactions).
+
+    An incremental run writes the current rows of the run's changed keys: `changed` (a CTE
+    or relation, distinct on `key_columns`) names them; `fresh` computes every key's rows
+    from the current upstream (a filter on the keys reaches the scans). dbt's delete+insert
+    on the model's unique_key deletes the stored rows of those keys first. A changed key
+    with no fresh row any more (an order whose mapped export lost it, a receipt that stops
+    being a store visit) gets a tombstone: a row with only the unique key set, and
+    `tombstone_column` (a column never null in a real row) null. The tombstone makes dbt
+    delete the key's stored rows; the model's post-hook (delete_tombstones) removes it in
+    the same transaction.
+    The tombstone's columns are {{ this }}'s, in its order (the fresh CTE's columns cannot
+    be listed at compile time), so the fresh rows must keep {{ this }}'s column order:
+    on_schema_change='fail' catches any other change, and the model's fingerprint rebuilds
+    it after its SQL changed.
+-#}
+{% macro rows_of_changed_keys(fresh, changed, key_columns, unique_key, unique_key_sql) -%}
+    {%- set columns = adapter.get_columns_in_relation(this) -%}
+    select {{ fresh }}.*
+    from {{ fresh }}
+    inner join {{ changed }}
+        on {% for key in key_columns -%}
+        {{ fresh }}.{{ key }} = {{ changed }}.{{ key }}{{ ' and ' if not loop.last }}
+        {%- endfor %}
+    union all
+    select
+        {%- for column in columns %}
+        {% if column.name | lower == unique_key | lower -%}
+        {{ unique_key_sql }}
+        {%- else -%}
+        null
+        {%- endif %} as {{ adapter.quote(column.name) }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ changed }}
+    where not exists (
+        select 1 from {{ fresh }}
+        where {% for key in key_columns -%}
+        {{ fresh }}.{{ key }} = {{ changed }}.{{ key }}{{ ' and ' if not loop.last }}
+        {%- endfor %}
+    )
+{%- endmacro %}
+
+
+{#- Post-hook of the facts kept by key: remove the tombstones of rows_of_changed_keys (the
+    only rows whose `column` is null; it is tested not_null). Runs inside the model's
+    transaction, so no reader sees a tombstone. -#}
+{% macro delete_tombstones(column) -%}
+    {{ return(adapter.dispatch('delete_tombstones', 'crm_warehouse')(column)) }}
+{%- endmacro %}
+
+{% macro default__delete_tombstones(column) -%}
+    delete from {{ this }} where {{ column }} is null
+{%- endmacro %}
+
+{#- Parquet tables on Spark take no DELETE: the table is rewritten without the tombstones
+    (macros/portable/spark_delete_insert.sql). Delta tables take the DELETE. Spark has no
+    transaction around the model and its post-hook, so a reader in between can see a
+    tombstone: read the marts after the build. -#}
+{% macro spark__delete_tombstones(column) -%}
+    {%- if config.get('file_format', 'parquet') in ['delta', 'iceberg', 'hudi'] -%}
+        {{ return(default__delete_tombstones(column)) }}
+    {%- endif -%}
+    {%- if not execute -%}
+        {{ return('select 1') }}
+    {%- endif -%}
+    {{ spark_rewrite_table(this, "select * from " ~ this ~ " where " ~ column ~ " is not null") }}
 {%- endmacro %}

@@ -8,15 +8,18 @@
     fingerprint of what it reads with the one stored at its last successful build and
     names the models whose fingerprint changed (their descendants' change with them) in
     CRM_REBUILD_MODELS (comma-separated): those build in full, like --full-refresh.
-    A macro of the root project replaces dbt's own of the same name; is_incremental() and
-    the incremental materialisations call it.
+    A model configured full_refresh=false (the identity history, which no rebuild can
+    recreate) is never rebuilt, as with dbt's own macro. A macro of the root project
+    replaces dbt's own of the same name; is_incremental() and the incremental
+    materialisations call it.
 -#}
 {% macro should_full_refresh() -%}
     {%- set configured = config.get('full_refresh') -%}
-    {%- if configured is none -%}
-        {%- set configured = flags.FULL_REFRESH -%}
+    {%- if configured is not none -%}
+        {#- full_refresh=false (the identity history) is never rebuilt, asked or not -#}
+        {{ return(configured) }}
     {%- endif -%}
-    {%- if configured -%}
+    {%- if flags.FULL_REFRESH -%}
         {{ return(true) }}
     {%- endif -%}
     {%- set requested = env_var('CRM_REBUILD_MODELS', '').split(',') | map('trim') | list -%}

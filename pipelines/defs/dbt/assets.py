@@ -25,7 +25,7 @@ from dagster_dbt import (
 
 from pipelines.defs.dbt import fingerprints
 from pipelines.defs.dbt.project import dbt_project, prepare_manifest
-from pipelines.defs.partitions import FULL_REFRESH_TAG, window_of
+from pipelines.defs.partitions import FULL_REFRESH_TAG
 from pipelines.lib.observe import preview_markdown
 from pipelines.settings import connect, get_settings
 
@@ -57,10 +57,6 @@ translator = CrmDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset
 manifest = prepare_manifest()
 
 
-# The incremental facts' window (macros/incremental/incremental_by_date.sql reads these when
-# no --vars are given). Environment, not --vars: dbt re-parses the whole project whenever
-# --vars change, i.e. on every nightly run (DECISIONLOG.md).
-WINDOW_ENV = {"window_start": "CRM_WINDOW_START", "window_end": "CRM_WINDOW_END"}
 # dbt artefacts of the last invocations kept under <data dir>/dbt (logs, run_results.json).
 KEEP_INVOCATIONS = 10
 PARTIAL_PARSE = "partial_parse.msgpack"
@@ -73,13 +69,6 @@ def build_args(context: dg.AssetExecutionContext) -> list[str]:
     if context.run.tags.get(FULL_REFRESH_TAG) == "true":
         args.append("--full-refresh")
     return args
-
-
-def window_env(context: dg.AssetExecutionContext) -> dict[str, str]:
-    """The run's landing-date range for the incremental facts; empty: every date."""
-    window = window_of(context)
-    start, end = (window[0].isoformat(), window[1].isoformat()) if window else ("", "")
-    return {WINDOW_ENV["window_start"]: start, WINDOW_ENV["window_end"]: end}
 
 
 @contextlib.contextmanager
@@ -135,7 +124,7 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
             "building in full (what they read changed since their last build): "
             + ", ".join(rebuild)
         )
-    with _environment({**window_env(context), fingerprints.REBUILD_ENV: ",".join(rebuild)}):
+    with _environment({fingerprints.REBUILD_ENV: ",".join(rebuild)}):
         invocation = dbt.cli(
             build_args(context), context=context, raise_on_error=False, target_path=target
         )

@@ -31,13 +31,10 @@ from pipelines.settings import DBT_PROJECT_DIR, Settings, connect
 REBUILD_ENV = "CRM_REBUILD_MODELS"
 STATE_TABLE = "build_state.model_fingerprints"
 # Vars and environment variables that say how or where a run goes, not what a model
-# computes: the run's window, what previews mask, which folders DuckDB may read, where the
-# portable copy is. Part of a fingerprint they would rebuild everything every night.
-RUN_TIME_VARS = frozenset({"window_start", "window_end", "personal_column_patterns"})
-RUN_TIME_ENV = frozenset(
-    {"CRM_WINDOW_START", "CRM_WINDOW_END", "CRM_ALLOWED_DIRECTORIES", "CRM_PORTABLE_DIR",
-     REBUILD_ENV}
-)  # fmt: skip
+# computes: what previews mask, which folders DuckDB may read, where the portable copy is.
+# Part of a fingerprint they would rebuild everything every night.
+RUN_TIME_VARS = frozenset({"personal_column_patterns"})
+RUN_TIME_ENV = frozenset({"CRM_ALLOWED_DIRECTORIES", "CRM_PORTABLE_DIR", REBUILD_ENV})
 _VAR = re.compile(r"""\bvar\(\s*['"]([A-Za-z0-9_]+)['"]""")
 _CALL = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\(")
 _ENV = re.compile(r"""\benv_var\(\s*['"]([A-Za-z0-9_]+)['"]""")
@@ -93,11 +90,14 @@ def model_fingerprints(
         }
         return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
+    # full_refresh=false: a history only this warehouse holds (the identity assignments
+    # and merges) that a rebuild would wipe; it is never rebuilt, so it has no fingerprint
     return {
         node["name"]: fingerprint(unique_id)[:16]
         for unique_id, node in nodes.items()
         if node.get("resource_type") == "model"
         and (node.get("config") or {}).get("materialized") == "incremental"
+        and (node.get("config") or {}).get("full_refresh") is not False
     }
 
 

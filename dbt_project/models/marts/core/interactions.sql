@@ -2,33 +2,30 @@
 -- store visits (one per POS receipt whose customer identified themselves). customer_id is
 -- null when a social or service record resolved to no customer.
 --
--- Incremental by occurred_date (delete+insert; macros in
--- macros/incremental/incremental_by_date.sql): an incremental run rewrites every affected
--- occurred_date with all of that day's interactions computed from the current upstream
--- (the orders mart is already up to date: it runs first). Affected dates are
---   (a) the occurred_date, now and as stored, of every social event, service contact
---       and POS receipt delivered in the run's window (vars window_start / window_end;
---       unset = every delivery): new records and corrected re-deliveries;
---   (b) the occurred_date, now and as stored, of every interaction whose columns that
---       come from other tables differ from {{ this }}, whatever the delivery date:
---       customer_id (identity merges and splits), and the store visits, which are
---       derived from the orders mart (store_id, customer_id, occurred_at, outcome; a
---       receipt becomes a visit when its customer gets identified, and stops being one
---       when the identification goes). An interaction that appears or disappears counts
---       as changed too.
--- A new column derived from another table (orders included) must join the (b) comparison
--- (changed_interactions below), or incremental runs keep its stale value on rows no
--- delivery touches. A change of a var the model reads needs --full-refresh.
+-- Kept by key (delete+insert on interaction_id; docs/incremental.md, macros in
+-- macros/incremental/change_feed.sql): an incremental run rewrites the interactions that
+-- changed since this model last wrote, computed from the current upstream:
+--   (a) social events and service contacts written to staging after this model's
+--       _loaded_through (new records, corrected re-deliveries, late folders, re-loads);
+--   (b) social events and service contacts whose record got another customer_id
+--       (customer_id_assignments rows assigned after this model's _built_at; a social
+--       record is a handle, so all of its events);
+--   (c) store visits of the POS receipts the orders mart wrote since this model last
+--       wrote (a new or corrected receipt, a customer identified or merged); a receipt
+--       that stops being a visit gets a tombstone, which deletes its stored visit.
+-- A new column derived from another table must join one of these, or incremental runs
+-- keep its stale value on rows no delivery touches. A change to what the model reads
+-- rebuilds it in full (its fingerprint changes).
 -- The refs inside the is_incremental() block must be declared for dbt's parser:
--- depends_on: {{ ref('stg_pos__receipt_lines') }}
+-- depends_on: {{ ref('customer_id_assignments') }}
 
 {{
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
-        unique_key='occurred_date',
+        unique_key='interaction_id',
         on_schema_change='fail',
-        post_hook="{{ delete_incremental_markers('interaction_id') }}",
+        post_hook="{{ delete_tombstones('source') }}",
     )
 }}
 
@@ -159,51 +156,61 @@ final as (
         outcome,
         csat,
         nps,
-        product_sku
+        product_sku,
+        -- the change feed's watermarks (docs/incremental.md)
+        {{ staging_loaded_through(['stg_social__events', 'stg_service__interactions']) }}
+            as _loaded_through,
+        {{ run_timestamp() }} as _built_at
     from unioned
 
 )
 
 {% if is_incremental() %}
 
-, delivered_interactions as (
+, reassigned_records as (
 
-    -- (a) interactions whose own record landed in the window
-    select {{ dbt.concat(["'social_events:'", 'event_id']) }} as interaction_id
-    from social_events
-    where {{ in_delivery_window('_delivery_date') }}
-    union
-    select {{ dbt.concat(["'service_interactions:'", 'interaction_id']) }} as interaction_id
-    from service_interactions
-    where {{ in_delivery_window('_delivery_date') }}
-    union
-    select {{ dbt.concat(["'pos_transactions:'", 'order_key']) }} as interaction_id
-    from ({{ delivered_order_keys(sources=['pos_transactions']) }}) as delivered_receipts
+    select source, record_key
+    from {{ ref('customer_id_assignments') }}
+    where {{ after_watermark('assigned_at', '_built_at') }}
+        and source in ('social_events', 'service_interactions')
 
 ),
 
 changed_interactions as (
 
-    -- (b) interactions whose attributes from other tables changed since they were stored
-    {{ changed_rows('final', 'interaction_id', 'occurred_date', [
-        'customer_id', 'store_id', 'occurred_at', 'outcome',
-    ]) }}
-
-),
-
-affected_dates as (
-
-    {{ dates_of_delivered_keys(
-        'final', 'delivered_interactions', ['interaction_id'], 'occurred_date'
-    ) }}
+    -- (a) records written to staging since this model last consumed it
+    select {{ dbt.concat(["'social_events:'", 'event_id']) }} as interaction_id
+    from social_events
+    where {{ after_watermark('_loaded_through') }}
     union
-    select stored_date as affected_date from changed_interactions
+    select {{ dbt.concat(["'service_interactions:'", 'interaction_id']) }} as interaction_id
+    from service_interactions
+    where {{ after_watermark('_loaded_through') }}
     union
-    select fresh_date as affected_date from changed_interactions
+    -- (b) records assigned another customer id since this model last wrote
+    select {{ dbt.concat(["'social_events:'", 'social_events.event_id']) }} as interaction_id
+    from social_events
+    inner join reassigned_records
+        on reassigned_records.source = 'social_events'
+        and reassigned_records.record_key
+            = {{ social_record_key('social_events.platform', 'social_events.handle') }}
+    union
+    select {{ dbt.concat(["'service_interactions:'", 'record_key']) }} as interaction_id
+    from reassigned_records
+    where source = 'service_interactions'
+    union
+    -- (c) store visits of the receipts the orders mart wrote since this model last wrote
+    select {{ dbt.concat(["'pos_transactions:'", 'order_key']) }} as interaction_id
+    from orders
+    where source = 'pos_transactions'
+        and {{ after_watermark('_built_at', '_built_at') }}
 
 )
 
-{{ rows_of_affected_dates('final', 'affected_dates', 'occurred_date') }}
+{{ rows_of_changed_keys(
+    'final', 'changed_interactions', ['interaction_id'], 'interaction_id',
+    'changed_interactions.interaction_id',
+) }}
 
 {% else %}
 

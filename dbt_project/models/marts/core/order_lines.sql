@@ -2,36 +2,22 @@
 -- order's customer, day and exchange rate; line amounts in the order's currency and in
 -- the reporting currency.
 --
--- Incremental by order_date (delete+insert), like orders (macros in
--- macros/incremental/incremental_by_date.sql): an incremental run rewrites every affected
--- order_date with all of that day's lines computed from the current upstream (the orders
--- mart is already up to date: it runs first). Affected dates are
---   (a) the order_date, now and as stored, of every order whose header or lines were
---       delivered in the run's window (vars window_start / window_end; unset = every
---       delivery): new lines, a corrected order that replaces its lines or moves to
---       another day, Tmall items that arrive after their order, a header that arrives
---       after its lines (lines without an order are not in this mart);
---   (b) the order_date, now and as stored, of every line whose order-level columns
---       (copied from orders: customer_id after identity merges, fx_rate and
---       line_amount_reporting after a late FX rate, the order's flags, time and store)
---       differ from {{ this }}, whatever the delivery date. A line that appears or
---       disappears counts as changed too.
--- A new column derived from another table (orders included) must join the (b) comparison
--- (changed_lines below), or incremental runs keep its stale value on rows no delivery
--- touches. A change of a var the model reads needs --full-refresh.
--- The refs inside the is_incremental() block must be declared for dbt's parser:
--- depends_on: {{ ref('stg_shopify__orders') }}, {{ ref('stg_shopify__order_lines') }}
--- depends_on: {{ ref('stg_tmall__orders') }}, {{ ref('stg_tmall__order_items') }}
--- depends_on: {{ ref('stg_pos__receipt_lines') }}
--- depends_on: {{ ref('stg_generic__orders') }}, {{ ref('stg_generic__order_lines') }}
+-- Kept by order (delete+insert on order_id; docs/incremental.md, macros in
+-- macros/incremental/change_feed.sql): an incremental run rewrites all the lines of every
+-- order the orders mart wrote since this model last wrote (orders._built_at after this
+-- model's _built_at). The orders mart runs first and rewrites an order whenever its
+-- header, its lines, its customer or its rate changed, and its order-level columns are
+-- the ones copied here. Lines of mapped exports (generic_orders) are all rewritten, like
+-- their orders: an order that disappeared there must lose its lines (a tombstone deletes
+-- them). A change to what the model reads rebuilds it in full (its fingerprint changes).
 
 {{
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
-        unique_key='order_date',
+        unique_key='order_id',
         on_schema_change='fail',
-        post_hook="{{ delete_incremental_markers('order_line_id') }}",
+        post_hook="{{ delete_tombstones('source') }}",
     )
 }}
 
@@ -79,7 +65,10 @@ final as (
         orders.reporting_currency,
         orders.fx_rate,
         cast(round(order_lines.line_amount * orders.fx_rate, 2) as decimal(18, 2))
-            as line_amount_reporting
+            as line_amount_reporting,
+
+        -- the change feed's watermark (docs/incremental.md)
+        {{ run_timestamp() }} as _built_at
 
     from order_lines
     inner join orders
@@ -90,35 +79,22 @@ final as (
 
 {% if is_incremental() %}
 
-, delivered_orders as (
+, changed_orders as (
 
-    -- (a) orders whose header or lines landed in the window
-    {{ delivered_order_keys() }}
-
-),
-
-changed_lines as (
-
-    -- (b) lines whose order-level columns (from the orders mart) changed since stored
-    {{ changed_rows('final', 'order_line_id', 'order_date', [
-        'order_id', 'order_key', 'source', 'channel', 'store_id', 'customer_id',
-        'ordered_at', 'is_paid', 'is_cancelled', 'currency', 'reporting_currency',
-        'fx_rate', 'line_amount_reporting',
-    ]) }}
-
-),
-
-affected_dates as (
-
-    {{ dates_of_delivered_keys('final', 'delivered_orders', ['source', 'order_key'], 'order_date') }}
+    -- orders the orders mart wrote since this model last wrote
+    select order_id from orders
+    where {{ after_watermark('_built_at', '_built_at') }}
     union
-    select stored_date as affected_date from changed_lines
+    -- mapped exports: every order, stored or current
+    select order_id from {{ this }} where source = 'generic_orders'
     union
-    select fresh_date as affected_date from changed_lines
+    select order_id from orders where source = 'generic_orders'
 
 )
 
-{{ rows_of_affected_dates('final', 'affected_dates', 'order_date') }}
+{{ rows_of_changed_keys(
+    'final', 'changed_orders', ['order_id'], 'order_id', 'changed_orders.order_id',
+) }}
 
 {% else %}
 

@@ -2,35 +2,42 @@
 -- it resolved to (null when anonymous) and amounts in both the order's currency and the
 -- reporting currency.
 --
--- Incremental by order_date (delete+insert): an incremental run rewrites every affected
--- order_date with all of that day's orders computed from the current upstream (macros in
--- macros/incremental/incremental_by_date.sql). Affected dates are
---   (a) the order_date, now and as stored, of every order whose header or lines were
---       delivered in the run's window (vars window_start / window_end; unset = every
---       delivery): a new order, a corrected re-delivery (which may move the order to
---       another day: the stored day must lose it), late Tmall items;
---   (b) the order_date, now and as stored, of every order whose columns that come from
---       other tables differ from {{ this }}, whatever its delivery date: customer_id
---       (identity: a later record merges two customers, a blocklist entry splits one),
---       fx_rate, fx_rate_source, fx_rate_date (an FX rate delivered after the orders it
---       converts; the *_reporting amounts follow it), line_count / item_quantity (lines delivered apart from the
---       header). An order that appears or disappears counts as changed too.
--- A new column derived from another table must join the (b) comparison (changed_orders
--- below), or incremental runs keep its stale value on rows no delivery touches. A change
--- of a var the model reads (reporting_currency, reporting_timezone) needs --full-refresh.
+-- Kept by key (delete+insert on order_id; docs/incremental.md, macros in
+-- macros/incremental/change_feed.sql): an incremental run rewrites the orders that changed
+-- since this model last wrote, computed from the current upstream:
+--   (a) orders whose header or lines have a staging row written after this model's
+--       _loaded_through: new orders, corrected re-deliveries (which may move an order to
+--       another day), late Tmall items, late folders and re-loads of any date;
+--   (b) orders whose record got another customer_id (identity: a later record merges two
+--       customers, a blocklist entry splits one): customer_id_assignments rows assigned
+--       after this model's _built_at;
+--   (c) orders whose exchange rate, its source or its date, as int_fx_rates_resolved now
+--       gives it, differs from the stored one (a rate delivered after the orders it
+--       converts; the *_reporting amounts follow it);
+--   (d) every order of a mapped export (generic_orders), stored or fresh: its staging is
+--       not kept by key yet, and one of its orders can disappear (a tombstone deletes it).
+-- A new column derived from another table must join one of these, or incremental runs
+-- keep its stale value on rows no delivery touches. A change to what the model reads (its
+-- SQL, a var, the reporting currency) rebuilds it in full (its fingerprint changes).
 -- The refs inside the is_incremental() block must be declared for dbt's parser:
--- depends_on: {{ ref('stg_shopify__orders') }}, {{ ref('stg_shopify__order_lines') }}
--- depends_on: {{ ref('stg_tmall__orders') }}, {{ ref('stg_tmall__order_items') }}
--- depends_on: {{ ref('stg_pos__receipt_lines') }}
--- depends_on: {{ ref('stg_generic__orders') }}, {{ ref('stg_generic__order_lines') }}
+-- depends_on: {{ ref('customer_id_assignments') }}, {{ ref('int_fx_rates_resolved') }}
+
+{#- the staging models kept by key this model reads: (source, key column) of each -#}
+{%- set kept_staging = {
+    'stg_shopify__orders': ('shopify_orders', 'order_name'),
+    'stg_shopify__order_lines': ('shopify_orders', 'order_name'),
+    'stg_tmall__orders': ('tmall_orders', 'order_id'),
+    'stg_tmall__order_items': ('tmall_orders', 'order_id'),
+    'stg_pos__receipt_lines': ('pos_transactions', 'receipt_key'),
+} %}
 
 {{
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
-        unique_key='order_date',
+        unique_key='order_id',
         on_schema_change='fail',
-        post_hook="{{ delete_incremental_markers('order_id') }}",
+        post_hook="{{ delete_tombstones('source') }}",
     )
 }}
 
@@ -94,7 +101,11 @@ final as (
         orders.gross_amount_reporting,
         orders.discount_amount_reporting,
         orders.refunded_amount_reporting,
-        orders.net_amount_reporting
+        orders.net_amount_reporting,
+
+        -- the change feed's watermarks (docs/incremental.md)
+        {{ staging_loaded_through(kept_staging.keys() | list) }} as _loaded_through,
+        {{ run_timestamp() }} as _built_at
 
     from orders
     left join order_lines
@@ -108,33 +119,42 @@ final as (
 
 {% if is_incremental() %}
 
-, delivered_orders as (
+, changed_orders as (
 
-    -- (a) orders whose header or lines landed in the window
-    {{ delivered_order_keys() }}
-
-),
-
-changed_orders as (
-
-    -- (b) orders whose attributes from other tables changed since they were stored
-    {{ changed_rows('final', 'order_id', 'order_date', [
-        'customer_id', 'fx_rate', 'fx_rate_source', 'fx_rate_date', 'line_count', 'item_quantity',
-    ]) }}
-
-),
-
-affected_dates as (
-
-    {{ dates_of_delivered_keys('final', 'delivered_orders', ['source', 'order_key'], 'order_date') }}
+    -- (a) header or lines written to staging since this model last consumed it
+    {%- for model, (order_source, key) in kept_staging.items() %}
+    select '{{ order_source }}' as source, {{ key }} as order_key
+    from {{ ref(model) }}
+    where {{ after_watermark('_loaded_through') }}
     union
-    select stored_date as affected_date from changed_orders
+    {%- endfor %}
+    -- (b) records assigned another customer id since this model last wrote
+    select source, record_key as order_key
+    from {{ ref('customer_id_assignments') }}
+    where {{ after_watermark('assigned_at', '_built_at') }}
+        and source in ('shopify_orders', 'tmall_orders', 'pos_transactions', 'generic_orders')
     union
-    select fresh_date as affected_date from changed_orders
+    -- (c) orders whose rate the resolved rates now give differently
+    select stored.source, stored.order_key
+    from {{ this }} as stored
+    inner join {{ ref('int_fx_rates_resolved') }} as rates
+        on stored.currency = rates.currency
+        and stored.order_date = rates.rate_day
+    where stored.fx_rate is distinct from rates.rate
+        or stored.fx_rate_source is distinct from rates.rate_source
+        or stored.fx_rate_date is distinct from rates.rate_date
+    union
+    -- (d) mapped exports: every order, stored or fresh
+    select source, order_key from {{ this }} where source = 'generic_orders'
+    union
+    select source, order_key from orders where source = 'generic_orders'
 
 )
 
-{{ rows_of_affected_dates('final', 'affected_dates', 'order_date') }}
+{{ rows_of_changed_keys(
+    'final', 'changed_orders', ['source', 'order_key'], 'order_id',
+    dbt.concat(['changed_orders.source', "':'", 'changed_orders.order_key']),
+) }}
 
 {% else %}
 

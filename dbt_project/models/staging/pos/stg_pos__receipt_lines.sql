@@ -41,7 +41,7 @@ receipts_to_rank as (
     {%- if is_incremental() %}
     -- the receipts with a row loaded since the last build (macros/incremental/change_feed.sql)
     where receipt_key in (
-        select receipt_key from keyed where {{ loaded_after_watermark('_loaded_at') }}
+        select receipt_key from keyed where {{ after_watermark('_loaded_at') }}
     )
     {%- endif %}
 
