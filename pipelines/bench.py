@@ -222,33 +222,37 @@ def stages(steps: dict[str, float], wall: float) -> dict[str, float]:
     return {k: round(v, 2) for k, v in out.items()}
 
 
+def _dbt_results(settings: Settings, run_id: str) -> Iterator[dict]:
+    """The node results of every dbt invocation of the run (their kept run_results.json)."""
+    for results in (settings.data_dir / "dbt").glob(f"*-{run_id[:8]}-*/run_results.json"):
+        yield from json.loads(results.read_text())["results"]
+
+
 def dbt_breakdown(settings: Settings, run_id: str) -> dict[str, float]:
     """dbt's own execution seconds by layer (identity resolution apart), summed over the
     run's invocations; with 2 threads the sum exceeds the wall time."""
     layers: dict[str, float] = {}
-    for results in (settings.data_dir / "dbt").glob(f"*-{run_id[:8]}-*/run_results.json"):
-        for node in json.loads(results.read_text())["results"]:
-            kind, _project, *rest = node["unique_id"].split(".")
-            name = rest[0] if rest else ""
-            if kind == "model" and "identit" in name:
-                label = "models: identity resolution"
-            elif kind == "model":
-                layer = name.split("_")[0]
-                label = f"models: {layer}" if layer in ("stg", "int") else "models: marts"
-            else:
-                label = f"{kind}s"
-            layers[label] = layers.get(label, 0.0) + node["execution_time"]
+    for node in _dbt_results(settings, run_id):
+        kind, _project, *rest = node["unique_id"].split(".")
+        name = rest[0] if rest else ""
+        if kind == "model" and "identit" in name:
+            label = "models: identity resolution"
+        elif kind == "model":
+            layer = name.split("_")[0]
+            label = f"models: {layer}" if layer in ("stg", "int") else "models: marts"
+        else:
+            label = f"{kind}s"
+        layers[label] = layers.get(label, 0.0) + node["execution_time"]
     return {k: round(v, 2) for k, v in sorted(layers.items())}
 
 
 def model_seconds(settings: Settings, run_id: str) -> dict[str, float]:
     """Each dbt model's execution seconds in the run (its data tests apart)."""
-    seconds: dict[str, float] = {}
-    for results in (settings.data_dir / "dbt").glob(f"*-{run_id[:8]}-*/run_results.json"):
-        for node in json.loads(results.read_text())["results"]:
-            if node["unique_id"].startswith("model."):
-                seconds[node["unique_id"].split(".")[-1]] = round(node["execution_time"], 2)
-    return seconds
+    return {
+        node["unique_id"].split(".")[-1]: round(node["execution_time"], 2)
+        for node in _dbt_results(settings, run_id)
+        if node["unique_id"].startswith("model.")
+    }
 
 
 def model_relations() -> dict[str, tuple[str, str, str]]:

@@ -118,7 +118,7 @@ def keep_invocation(target: Path) -> None:
 def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     target = invocation_dir(context)
     settings = get_settings()
-    wanted, rebuild = fingerprints.rebuild_request(settings, prepare_manifest())
+    wanted, rebuild = fingerprints.rebuild_request(settings, manifest)
     if rebuild:
         context.log.info(
             "building in full (what they read changed since their last build): "
