@@ -11,23 +11,18 @@ records as (
         r.customer_id,
         u.source,
         u.record_key,
-        u.record_seq,
-        {{ identity_customer_id('u.source', 'u.record_key') }} as own_id
+        {{ identity_customer_id('u.source', 'u.record_key') }} as own_id,
+        row_number() over (
+            partition by r.customer_id
+            order by u.first_seen_at, u.source, u.record_key
+        ) as rank_in_customer
     from {{ ref('int_source_records_resolved') }} as r
     inner join {{ ref('int_identity_records_unioned') }} as u
         on r.source = u.source
         and r.record_key = u.record_key
-),
-
-anchors as (
-    select customer_id, min(record_seq) as anchor_seq
-    from records
-    group by customer_id
 )
 
-select r.customer_id, r.source, r.record_key, r.own_id
-from records as r
-inner join anchors as a
-    on r.customer_id = a.customer_id
-    and r.record_seq = a.anchor_seq
-where r.own_id <> r.customer_id
+select customer_id, source, record_key, own_id
+from records
+where rank_in_customer = 1
+    and own_id <> customer_id

@@ -8,8 +8,8 @@
 select
     e.identifier_type,
     e.identifier_value,
-    count(distinct l.anchor_seq) as clusters
+    count(distinct l.component_id) as clusters
 from {{ ref('int_identity_edges') }} as e
-inner join {{ ref('int_identifiers_linked') }} as l on e.record_seq = l.record_seq
+inner join {{ ref('int_identifiers_linked') }} as l on e.record_id = l.record_id
 group by e.identifier_type, e.identifier_value
-having count(distinct l.anchor_seq) > 1
+having count(distinct l.component_id) > 1

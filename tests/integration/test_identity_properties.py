@@ -18,6 +18,7 @@ every component can converge. Examples are derandomised: every run tries the sam
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -123,6 +124,11 @@ def _blocklist() -> pa.Table:
     )
 
 
+def _identity_key(text: str) -> int:
+    """The first 60 bits of md5(text), as macro identity_key computes a record's key."""
+    return int(hashlib.md5(text.encode()).hexdigest()[:15], 16)
+
+
 def resolve(compiled: dict[str, str], records: list[Record]) -> dict[tuple[str, str], str]:
     """Run the compiled models on these records (rows inserted in the given order) and
     return (source, record_key) -> customer_id."""
@@ -138,8 +144,6 @@ def resolve(compiled: dict[str, str], records: list[Record]) -> dict[tuple[str, 
         for relation in relations.values():
             con.execute(f"create schema if not exists {relation.rsplit('.', 1)[0]}")
         # row order as given: the permutation property depends on it
-        ranked = sorted(records, key=lambda r: (r.first_seen_at, r.source, r.record_key))
-        seq = {(r.source, r.record_key): i + 1 for i, r in enumerate(ranked)}
         inputs = {
             SEED: _blocklist(),
             RECORDS: pa.Table.from_pylist(
@@ -147,8 +151,8 @@ def resolve(compiled: dict[str, str], records: list[Record]) -> dict[tuple[str, 
                     {
                         "source": r.source,
                         "record_key": r.record_key,
-                        # as int_identity_records_unioned numbers them
-                        "record_seq": seq[(r.source, r.record_key)],
+                        # as int_identity_records_unioned keys them (macro identity_key)
+                        "record_id": _identity_key(f"{r.source}:{r.record_key}"),
                         "channel": CHANNEL[r.source],
                         "first_seen_at": r.first_seen_at,
                     }
@@ -239,7 +243,7 @@ def test_an_unrelated_record_changes_no_existing_customer_id(
     unrelated = Record(
         source="loyalty_members",
         record_key="unrelated",
-        # any time, possibly before every other record (it then takes record_seq 1)
+        # any time, possibly before every other record (it then becomes the anchor)
         first_seen_at=EPOCH + timedelta(minutes=minute, seconds=30),
         identifiers=(("email", "nobody.else@shop.test"), ("loyalty_card", "M9999")),
         person_name=name,

@@ -10,9 +10,10 @@ identical, row for row (but the columns recording when a row was loaded). The la
 stored row goes stale happens, and the test asserts that it did:
 
 * day 2's Tmall items (宝贝报表) are delivered on day 3, a day after their orders;
-* a corrected re-delivery of a day-1 Shopify order lands on day 3 (refunded, and moved to
-  a later day), and a second correction on day 4 moves it back, leaving a day with no
-  rows at all;
+* a corrected re-delivery of a day-1 Shopify order lands on day 3 (refunded, moved to a
+  later day and stripped of its e-mail and phones, so it no longer identifies anyone: the
+  identity models kept by record delete it), and a second correction on day 4 moves it
+  back with its contacts, leaving a day with no rows at all;
 * day 3's FX rates are delivered on day 4, after the orders they convert (day 3 has no
   other change on day 4: only the comparison with the stored rows finds it);
 * on day 4 a service contact carries the e-mail of one existing customer and the phone of
@@ -66,6 +67,9 @@ STAGING_BY_KEY = {
     "stg_service__interactions": "interaction_id",
     "stg_loyalty__members": "card_no",
 }
+# The identity models kept by record (macros/incremental/change_feed.sql), key (source,
+# record_key).
+IDENTITY_BY_RECORD = ("int_identifiers_normalised", "int_identity_records_unioned")
 # Columns that record when a row was loaded or built: they differ between the two builds.
 RUN_TIME_COLUMNS = {"_loaded_at", "_loaded_through", "_built_at"}
 SELECT = ["--select", "+orders", "+order_lines", "+interactions"]
@@ -173,10 +177,17 @@ def move(landing: Path, source: str, from_day: date, to_day: date) -> None:
 
 
 def shopify_correction(
-    landing: Path, tmp: Path, order: str, created_day: date, name: str, from_day: date = D1
+    landing: Path,
+    tmp: Path,
+    order: str,
+    created_day: date,
+    name: str,
+    from_day: date = D1,
+    anonymous: bool = False,
 ):
     """A corrected re-delivery of a Shopify order of `from_day`: refunded in full, created
-    on `created_day` (same time of day), written to tmp/`name` for delivery."""
+    on `created_day` (same time of day), without e-mail and phones if `anonymous`, written
+    to tmp/`name` for delivery."""
     with (landing / "shopify_orders" / str(from_day) / "orders_export_1.csv").open(
         newline="", encoding="utf-8"
     ) as f:
@@ -189,6 +200,8 @@ def shopify_correction(
         if row["Financial Status"]:
             row["Financial Status"] = "refunded"
             row["Refunded Amount"] = row["Total"]
+        if anonymous:
+            row["Email"] = row["Phone"] = row["Billing Phone"] = ""
     path = tmp / name
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=header)
@@ -248,7 +261,11 @@ def merge_contact(settings: Settings, tmp: Path) -> tuple[Path, str, str]:
 
 
 # the models kept incrementally, by schema-qualified name
-KEPT = [f"marts.{m}" for m in FACTS] + [f"staging.{m}" for m in STAGING_BY_KEY]
+KEPT = (
+    [f"marts.{m}" for m in FACTS]
+    + [f"staging.{m}" for m in STAGING_BY_KEY]
+    + [f"intermediate.{m}" for m in IDENTITY_BY_RECORD]
+)
 
 
 def rows_written(settings: Settings, before: dict[str, int]) -> dict[str, tuple[int, int]]:
@@ -341,6 +358,14 @@ def snapshot(settings: Settings, order_id: str) -> dict:
             [D2],
         )
     }
+    state["identity_rows"] = query(
+        settings,
+        "select (select count(*) from intermediate.int_identifiers_normalised as n "
+        "where n.source = 'shopify_orders' and n.record_key = ?), "
+        "(select count(*) from intermediate.int_identity_records_unioned as r "
+        "where r.source = 'shopify_orders' and r.record_key = ?)",
+        [order_id.split(":", 1)[1]] * 2,
+    )[0]
     orders = query(settings, "select order_id, customer_id, order_date from marts.orders")
     state["customer_ids"] = {k: c for k, c, _d in orders}
     state["order_dates"] = {k: d for k, _c, d in orders}
@@ -360,7 +385,9 @@ def test_incremental_daily_runs_equal_full_refresh(
     order = first_paid_order(landing, D1, "USD")
     deliver(
         landing, "shopify_orders", str(D3),
-        shopify_correction(landing, tmp_path, order, MOVED_TO, "orders_export_fix1.csv"),
+        shopify_correction(
+            landing, tmp_path, order, MOVED_TO, "orders_export_fix1.csv", anonymous=True
+        ),
     )  # fmt: skip
     deliver(
         landing, "shopify_orders", str(D4),
@@ -385,7 +412,10 @@ def test_incremental_daily_runs_equal_full_refresh(
         before = max_rowids(a)
         statements, rebuilt = dbt.night(a, "run", *SELECT)
         # (the identity history is never rebuilt: it has no fingerprint)
-        assert not set(rebuilt) & (set(FACTS) | set(STAGING_BY_KEY)), (day, rebuilt)
+        assert not set(rebuilt) & (set(FACTS) | set(STAGING_BY_KEY) | set(IDENTITY_BY_RECORD)), (
+            day,
+            rebuilt,
+        )
         kept_by = {("marts", m): k for m, k in FACTS.items()} | {
             ("staging", m): k for m, k in STAGING_BY_KEY.items()
         }
@@ -400,6 +430,14 @@ def test_incremental_daily_runs_equal_full_refresh(
                 or re.search(rf"alter table \S*{target} rename", s)
                 for s in statements
             ), f"{model} on {day}: table recreated"
+        for model in IDENTITY_BY_RECORD:
+            target = rf'"intermediate"\."{model}"'
+            assert any(
+                re.search(rf"delete from \S*{target} as \w+\s+using", s) for s in statements
+            ), f"{model} on {day}: no delete+insert"
+            assert not any(re.search(rf"alter table \S*{target} rename", s) for s in statements), (
+                f"{model} on {day}: table recreated"
+            )
         return rows_written(a, before)
 
     late_social = tmp_path / "late_social_events"
@@ -450,12 +488,12 @@ def test_incremental_daily_runs_equal_full_refresh(
             )  # fmt: skip
         state[day] = snapshot(a, order_id)
 
-    # Rows written per night > 0 in the facts (but interactions on day 2, whose social
-    # events are held back to day 4); on day 2 fewer than the table holds (on days 3 and 4
-    # the scenarios touch most dates so far, on purpose).
+    # Rows written per night > 0 in the facts and the identity models (but interactions on
+    # day 2, whose social events are held back to day 4); on day 2 fewer than the table
+    # holds (on days 3 and 4 the scenarios touch most dates so far, on purpose).
     for day, tables in written.items():
         for table, (count, total) in tables.items():
-            if table.startswith("marts."):
+            if not table.startswith("staging."):
                 held_back = (day, table) == (D2, "marts.interactions")
                 assert (0 if held_back else 1) <= count <= total, (day, table, count, total)
                 assert day != D2 or count < total, (day, table, count, total)
@@ -463,6 +501,7 @@ def test_incremental_daily_runs_equal_full_refresh(
     # --- the scenarios really happened ----------------------------------------------------
     # a re-run of the same night with nothing new: staging kept by key wrote no row
     assert all(state["rerun"][f"staging.{m}"][0] == 0 for m in STAGING_BY_KEY), state["rerun"]
+    assert all(state["rerun"][f"intermediate.{m}"][0] == 0 for m in IDENTITY_BY_RECORD)
     # a same-day re-load: the corrected day-2 order replaced its rows, nothing else did
     assert state["reloaded_order"] == [("refunded", D2)]
     assert state["reload"]["staging.stg_shopify__orders"][0] == 1, state["reload"]
@@ -488,6 +527,13 @@ def test_incremental_daily_runs_equal_full_refresh(
     assert state[D3]["order"] == [("refunded", MOVED_TO)]
     assert state[D4]["order"] == [("refunded", D1)]
     assert state[D3]["rows_on_moved_day"] > 0
+    # ... and its record was deleted from the identity models on day 3 (a tombstone), and
+    # came back on day 4: an anonymous order has no customer
+    assert state[D1]["identity_rows"][1] == 1 and state[D1]["identity_rows"][0] > 0
+    assert state[D3]["identity_rows"] == (0, 0)
+    assert state[D4]["identity_rows"] == state[D1]["identity_rows"]
+    assert state[D3]["customer_ids"][order_id] is None
+    assert state[D4]["customer_ids"][order_id] == state[D1]["customer_ids"][order_id]
     assert state[D4]["rows_on_moved_day"] == 0
     # late FX: day-3 USD orders were converted at day 2's rate until day 4
     fx_before, fx_after = state[D3]["usd_rates_on_d3"], state[D4]["usd_rates_on_d3"]

@@ -21,6 +21,8 @@ INCREMENTAL = {
     "stg_social__events",
     "stg_service__interactions",
     "stg_loyalty__members",
+    "int_identifiers_normalised",
+    "int_identity_records_unioned",
     "orders",
     "order_lines",
     "interactions",

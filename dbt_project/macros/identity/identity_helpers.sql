@@ -58,3 +58,21 @@
 {% macro spark__identity_local_day_start(date_expression) -%}
     to_utc_timestamp(cast({{ date_expression }} as timestamp), '{{ var("reporting_timezone") }}')
 {%- endmacro %}
+
+
+{#- A stable integer key for a string (a record's '<source>:<record_key>', an identifier's
+    '<type>:<value>'): the first 60 bits of its md5. The identity graph joins and takes
+    minimums on integers, and a key that does not depend on the other rows (unlike a rank)
+    lets a night recompute the affected records only. Two strings with one key would join
+    two records or identifiers, so the models keyed by it test it unique. -#}
+{% macro identity_key(expression) -%}
+    {{- return(adapter.dispatch('identity_key', 'crm_warehouse')(expression)) -}}
+{%- endmacro %}
+
+{% macro default__identity_key(expression) -%}
+    cast(('0x' || substr({{ dbt.hash(expression) }}, 1, 15)) as bigint)
+{%- endmacro %}
+
+{% macro spark__identity_key(expression) -%}
+    cast(conv(substr({{ dbt.hash(expression) }}, 1, 15), 16, 10) as bigint)
+{%- endmacro %}

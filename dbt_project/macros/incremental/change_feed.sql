@@ -75,7 +75,8 @@
 
 
 {#-
-    Facts kept by key (orders, order_lines, interactions).
+    Facts and identity models kept by key (orders, order_lines, interactions;
+    int_identifiers_normalised, int_identity_records_unioned).
 
     An incremental run writes the current rows of the run's changed keys: `changed` (a CTE
     or relation, distinct on `key_columns`) names them; `fresh` computes every key's rows
@@ -91,7 +92,17 @@
     on_schema_change='fail' catches any other change, and the model's fingerprint rebuilds
     it after its SQL changed.
 -#}
-{% macro rows_of_changed_keys(fresh, changed, key_columns, unique_key, unique_key_sql) -%}
+{% macro rows_of_changed_keys(fresh, changed, key_columns, unique_key, unique_key_sql=none) -%}
+    {#- a tombstone's unique key: one column computed by unique_key_sql, or (a list) the key
+        columns themselves -#}
+    {%- set key_values = {} -%}
+    {%- if unique_key is string -%}
+        {%- do key_values.update({unique_key | lower: unique_key_sql}) -%}
+    {%- else -%}
+        {%- for key in unique_key -%}
+            {%- do key_values.update({key | lower: changed ~ '.' ~ key}) -%}
+        {%- endfor -%}
+    {%- endif -%}
     {%- set columns = adapter.get_columns_in_relation(this) -%}
     select {{ fresh }}.*
     from {{ fresh }}
@@ -102,8 +113,8 @@
     union all
     select
         {%- for column in columns %}
-        {% if column.name | lower == unique_key | lower -%}
-        {{ unique_key_sql }}
+        {% if column.name | lower in key_values -%}
+        {{ key_values[column.name | lower] }}
         {%- else -%}
         null
         {%- endif %} as {{ adapter.quote(column.name) }}{{ ',' if not loop.last }}
@@ -141,4 +152,59 @@
         {{ return('select 1') }}
     {%- endif -%}
     {{ spark_rewrite_table(this, "select * from " ~ this ~ " where " ~ column ~ " is not null") }}
+{%- endmacro %}
+
+
+{#-
+    Identity models kept by record (int_identifiers_normalised, int_identity_records_unioned).
+    A record's rows depend on that record's staging rows only, so a night rewrites the
+    records with a staging row written after the model's _loaded_through (the same
+    watermark as the facts), plus every record of a mapped export, stored or current (its
+    staging is rebuilt in full and can lose an order).
+-#}
+
+{#- The staging models kept by key that hold identity records: model -> (source, the
+    record key as an expression over the model's columns). -#}
+{% macro identity_staging() -%}
+    {{ return({
+        'stg_shopify__orders': ('shopify_orders', 'order_name'),
+        'stg_tmall__orders': ('tmall_orders', 'order_id'),
+        'stg_pos__receipt_lines': ('pos_transactions', 'receipt_key'),
+        'stg_loyalty__members': ('loyalty_members', 'card_no'),
+        'stg_social__events': ('social_events', social_record_key('platform', 'handle')),
+        'stg_service__interactions': ('service_interactions', 'interaction_id'),
+    }) }}
+{%- endmacro %}
+
+
+{#- The body of the `changed_records` CTE: (source, record_key) of the records this run
+    rewrites. -#}
+{% macro identity_changed_records() -%}
+    {%- for model, (record_source, key_sql) in identity_staging().items() %}
+    select '{{ record_source }}' as source, {{ key_sql }} as record_key
+    from {{ ref(model) }}
+    where {{ after_watermark('_loaded_through') }}
+    union
+    {%- endfor %}
+    select 'generic_orders' as source, order_key as record_key
+    from {{ ref('stg_generic__orders') }}
+    union
+    select source, record_key from {{ this }} where source = 'generic_orders'
+{%- endmacro %}
+
+
+{#- Condition on a source's rows: the record (key_sql) is one this run rewrites (always true
+    in a full build). -#}
+{% macro is_changed_record(record_source, key_sql) -%}
+    {%- if is_incremental() -%}
+    {{ key_sql }} in (select record_key from changed_records where source = '{{ record_source }}')
+    {%- else -%}
+    1 = 1
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The value of _loaded_through for the rows an identity model writes. -#}
+{% macro identity_loaded_through() -%}
+    {{ staging_loaded_through(identity_staging().keys() | list) }}
 {%- endmacro %}

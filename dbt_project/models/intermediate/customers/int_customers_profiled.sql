@@ -12,7 +12,6 @@ records as (
         r.customer_id,
         u.source,
         u.record_key,
-        u.record_seq,
         u.channel,
         u.first_seen_at,
         u.last_seen_at,
@@ -31,16 +30,26 @@ summary as (
         count(*) as record_count,
         min(first_seen_at) as first_seen_at,
         max(last_seen_at) as last_seen_at,
-        min(record_seq) as anchor_seq,
         max(case when source = 'loyalty_members' then 1 else 0 end) = 1 as is_member
     from records
     group by customer_id
 ),
 
 first_records as (
+    -- the anchor's channel: the customer's earliest record, ordered as int_identifiers_linked
+    -- chooses anchors
     select customer_id, channel as first_seen_channel
-    from records
-    where record_seq in (select anchor_seq from summary)
+    from (
+        select
+            customer_id,
+            channel,
+            row_number() over (
+                partition by customer_id
+                order by first_seen_at, source, record_key
+            ) as rank_in_customer
+        from records
+    ) as ranked
+    where rank_in_customer = 1
 ),
 
 source_lists as (

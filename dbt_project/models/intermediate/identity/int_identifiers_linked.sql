@@ -3,11 +3,13 @@
 
     Connected components by label propagation, unrolled into var identity_max_iterations
     rounds with Jinja so the SQL is plain joins and GROUP BYs on every engine (no recursive
-    CTE). Labels are record_seqs and propagate the minimum: an identifier starts with the
-    smallest record_seq of its records; each round a record takes the smallest label of
+    CTE). Labels are record_ids and propagate the minimum: an identifier starts with the
+    smallest record_id of its records; each round a record takes the smallest label of
     its identifiers, then an identifier the smallest label of its records. After enough
-    rounds every record carries the smallest record_seq of its component, i.e. its
-    anchor: the earliest record by (first_seen_at, source, record_key).
+    rounds every record carries the smallest record_id of its component (component_id).
+    The component's anchor, which names the customer, is its earliest record by
+    (first_seen_at, source, record_key): chosen apart from the label, so labels can be
+    stable keys that do not depend on the other records.
 
     Records with a single identifier (most orders, receipts, contacts) cannot carry a
     label from one identifier to another, so only records with two or more identifiers
@@ -21,60 +23,60 @@
 with
 
 edges as (
-    select record_seq, identifier_seq, record_identifiers
+    select record_id, identifier_id, record_identifiers
     from {{ ref('int_identity_edges') }}
 ),
 
 bridges as (
-    select record_seq, identifier_seq
+    select record_id, identifier_id
     from {{ ref('int_identity_edges') }}
     where record_identifiers > 1
 ),
 
 initial_label as (
     -- includes the single-identifier records: an anchor can be one of them
-    select identifier_seq, min(record_seq) as label
+    select identifier_id, min(record_id) as label
     from edges
-    group by identifier_seq
+    group by identifier_id
 ),
 
 {%- for i in range(1, rounds + 1) %}
 
 record_label_{{ i }} as (
-    select b.record_seq, min(l.label) as label
+    select b.record_id, min(l.label) as label
     from bridges as b
     inner join {{ 'initial_label' if i == 1 else 'identifier_label_' ~ (i - 1) }} as l
-        on b.identifier_seq = l.identifier_seq
-    group by b.record_seq
+        on b.identifier_id = l.identifier_id
+    group by b.record_id
 ),
 
 identifier_label_{{ i }} as (
     -- a bridge's label already includes its identifiers' previous labels, so this minimum
     -- never goes up; identifiers without bridges keep their initial label (below)
-    select b.identifier_seq, min(r.label) as label
+    select b.identifier_id, min(r.label) as label
     from bridges as b
-    inner join record_label_{{ i }} as r on b.record_seq = r.record_seq
-    group by b.identifier_seq
+    inner join record_label_{{ i }} as r on b.record_id = r.record_id
+    group by b.identifier_id
 ),
 {%- endfor %}
 
 final_identifier_label as (
     select
-        i.identifier_seq,
+        i.identifier_id,
         coalesce(l.label, i.label) as label
     from initial_label as i
-    left join identifier_label_{{ rounds }} as l on i.identifier_seq = l.identifier_seq
+    left join identifier_label_{{ rounds }} as l on i.identifier_id = l.identifier_id
 ),
 
 final_record_label as (
-    select e.record_seq, min(l.label) as label
+    select e.record_id, min(l.label) as label
     from edges as e
-    inner join final_identifier_label as l on e.identifier_seq = l.identifier_seq
-    group by e.record_seq
+    inner join final_identifier_label as l on e.identifier_id = l.identifier_id
+    group by e.record_id
 ),
 
 records as (
-    select source, record_key, record_seq
+    select source, record_key, record_id, first_seen_at
     from {{ ref('int_identity_records_unioned') }}
 ),
 
@@ -82,18 +84,35 @@ labelled as (
     select
         r.source,
         r.record_key,
-        r.record_seq,
-        coalesce(l.label, r.record_seq) as anchor_seq
+        r.record_id,
+        r.first_seen_at,
+        coalesce(l.label, r.record_id) as component_id
     from records as r
-    left join final_record_label as l on r.record_seq = l.record_seq
+    left join final_record_label as l on r.record_id = l.record_id
+),
+
+anchors as (
+    select component_id, source as anchor_source, record_key as anchor_record_key
+    from (
+        select
+            component_id,
+            source,
+            record_key,
+            row_number() over (
+                partition by component_id
+                order by first_seen_at, source, record_key
+            ) as rank_in_component
+        from labelled
+    ) as ranked
+    where rank_in_component = 1
 )
 
 select
     l.source,
     l.record_key,
-    l.record_seq,
-    l.anchor_seq,
-    a.source as anchor_source,
-    a.record_key as anchor_record_key
+    l.record_id,
+    l.component_id,
+    a.anchor_source,
+    a.anchor_record_key
 from labelled as l
-inner join records as a on l.anchor_seq = a.record_seq
+inner join anchors as a on l.component_id = a.component_id

@@ -1,8 +1,30 @@
 {#- One row per identity record and normalised identifier it carries. Reads staging
     directly (not int_identity_records_unioned) because the record list itself depends on
-    which identifiers are blocked (anonymous POS receipts and service contacts). -#}
+    which identifiers are blocked (anonymous POS receipts and service contacts).
+
+    Kept by record (delete+insert on (source, record_key); macros/incremental/change_feed.sql):
+    a record's identifiers depend on its own staging rows only, so a night normalises the
+    records with a staging row written since this model's _loaded_through (all the events
+    of a touched social account, all the lines of a touched receipt) and every record of a
+    mapped export. A touched record with no identifier left gets a tombstone, which
+    deletes its stored rows. -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['source', 'record_key'],
+        on_schema_change='fail',
+        post_hook="{{ delete_tombstones('identifier_type') }}",
+    )
+}}
 
 with
+
+{% if is_incremental() -%}
+changed_records as (
+    {{ identity_changed_records() }}
+),
+{%- endif %}
 
 shopify as (
     select
@@ -14,6 +36,7 @@ shopify as (
         phone,
         cast(null as {{ dbt.type_string() }}) as alt_phone
     from {{ ref('stg_shopify__orders') }}
+    where {{ is_changed_record('shopify_orders', 'order_name') }}
 ),
 
 tmall as (
@@ -30,6 +53,7 @@ tmall as (
         case when alipay_account like '%@%' then alipay_account end as alipay_email,
         case when alipay_account not like '%@%' then alipay_account end as alipay_phone
     from {{ ref('stg_tmall__orders') }}
+    where {{ is_changed_record('tmall_orders', 'order_id') }}
 ),
 
 pos as (
@@ -40,7 +64,8 @@ pos as (
         member_card,
         phone
     from {{ ref('stg_pos__receipt_lines') }}
-    where member_card is not null or phone is not null
+    where (member_card is not null or phone is not null)
+        and {{ is_changed_record('pos_transactions', 'receipt_key') }}
 ),
 
 loyalty as (
@@ -53,6 +78,7 @@ loyalty as (
         phone,
         email
     from {{ ref('stg_loyalty__members') }}
+    where {{ is_changed_record('loyalty_members', 'card_no') }}
 ),
 
 social as (
@@ -65,6 +91,7 @@ social as (
         linked_email,
         linked_phone
     from {{ ref('stg_social__events') }}
+    where {{ is_changed_record('social_events', social_record_key('platform', 'handle')) }}
 ),
 
 generic as (
@@ -84,6 +111,7 @@ generic as (
     from {{ ref('stg_generic__orders') }} as o
     left join {{ ref('stg_generic__customers') }} as c
         on c.customer_key = {{ dbt.concat(['o.export_name', "':'", 'o.customer_ref']) }}
+    where {{ is_changed_record('generic_orders', 'o.order_key') }}
 ),
 
 service as (
@@ -94,6 +122,7 @@ service as (
         customer_email,
         customer_phone
     from {{ ref('stg_service__interactions') }}
+    where {{ is_changed_record('service_interactions', 'interaction_id') }}
 ),
 
 {%- set null_text = "cast(null as " ~ dbt.type_string() ~ ")" %}
@@ -172,17 +201,37 @@ normalised as (
         first_seen_at,
         last_seen_at
     from raw_grouped
+),
+
+grouped as (
+    select
+        source,
+        record_key,
+        identifier_type,
+        identifier_value,
+        -- one name per record in every source that has names; max() only collapses repeats
+        max({{ normalise_person_name('person_name') }}) as person_name,
+        min(first_seen_at) as first_seen_at,
+        max(last_seen_at) as last_seen_at
+    from normalised
+    where identifier_value is not null
+    group by source, record_key, identifier_type, identifier_value
+),
+
+identifiers as (
+    select
+        grouped.*,
+        -- the change feed's watermark (docs/incremental.md)
+        {{ identity_loaded_through() }} as _loaded_through
+    from grouped
 )
 
-select
-    source,
-    record_key,
-    identifier_type,
-    identifier_value,
-    -- one name per record in every source that has names; max() only collapses repeats
-    max({{ normalise_person_name('person_name') }}) as person_name,
-    min(first_seen_at) as first_seen_at,
-    max(last_seen_at) as last_seen_at
-from normalised
-where identifier_value is not null
-group by source, record_key, identifier_type, identifier_value
+{% if is_incremental() %}
+
+{{ rows_of_changed_keys('identifiers', 'changed_records', ['source', 'record_key'], ['source', 'record_key']) }}
+
+{% else %}
+
+select * from identifiers
+
+{% endif %}

@@ -1,6 +1,6 @@
-{#- The identity graph: one row per (record, identifier) edge, both sides as integers so
-    that the label-propagation rounds in int_identifiers_linked join and group on small
-    keys. Only identifiers carried by two or more records can link anything, so the others
+{#- The identity graph: one row per (record, identifier) edge, both sides as stable
+    integer keys (identity_key) so that the label-propagation rounds in
+    int_identifiers_linked join and group on small keys. Only identifiers carried by two or more records can link anything, so the others
     are left out.
 
     Blocked identifiers make no edge, with one exception: a phone or e-mail blocked as
@@ -45,7 +45,7 @@ unblocked as (
 
 edges as (
     select
-        r.record_seq,
+        r.record_id,
         u.identifier_type,
         u.identifier_value,
         count(*) over (partition by u.identifier_type, u.identifier_value) as identifier_records
@@ -56,12 +56,12 @@ edges as (
 )
 
 select
-    record_seq,
-    dense_rank() over (order by identifier_type, identifier_value) as identifier_seq,
+    record_id,
+    {{ identity_key(dbt.concat(['identifier_type', "':'", 'identifier_value'])) }} as identifier_id,
     identifier_type,
     identifier_value,
     identifier_records,
     -- records with two or more edges bridge identifiers (see int_identifiers_linked)
-    count(*) over (partition by record_seq) as record_identifiers
+    count(*) over (partition by record_id) as record_identifiers
 from edges
 where identifier_records > 1

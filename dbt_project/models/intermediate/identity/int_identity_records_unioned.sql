@@ -1,9 +1,31 @@
 {#- One row per identity record: anything that says "this is one person" (a member card,
-    a social account, an identified order, receipt or service contact). record_seq
-    orders records by (first_seen_at, source, record_key); the smallest record_seq of a
-    cluster is its anchor and names the customer (int_source_records_resolved). -#}
+    a social account, an identified order, receipt or service contact). record_id is a
+    stable integer key of (source, record_key) for the graph's joins; the earliest record
+    of a cluster by (first_seen_at, source, record_key) is its anchor and names the
+    customer (int_identifiers_linked, int_source_records_resolved).
+
+    Kept by record like int_identifiers_normalised (delete+insert on (source, record_key),
+    macros/incremental/change_feed.sql): a record's row depends on its own staging rows and
+    identifiers only (whether it identifies someone depends on the blocklist seed, whose
+    change rebuilds this model through its fingerprint). A touched record that no longer
+    identifies anyone gets a tombstone. -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['source', 'record_key'],
+        on_schema_change='fail',
+        post_hook="{{ delete_tombstones('record_id') }}",
+    )
+}}
 
 with
+
+{% if is_incremental() -%}
+changed_records as (
+    {{ identity_changed_records() }}
+),
+{%- endif %}
 
 identifying as (
     -- Orders, receipts and service contacts are records only when they identify someone:
@@ -21,6 +43,12 @@ identifying as (
         'service_interactions'
     )
         and b.identifier_value is null
+    {%- if is_incremental() %}
+        and exists (
+            select 1 from changed_records as c
+            where c.source = n.source and c.record_key = n.record_key
+        )
+    {%- endif %}
 ),
 
 shopify as (
@@ -34,6 +62,7 @@ shopify as (
         billing_city as city,
         accepts_marketing as marketing_consent
     from {{ ref('stg_shopify__orders') }}
+    where {{ is_changed_record('shopify_orders', 'order_name') }}
 ),
 
 tmall as (
@@ -47,6 +76,7 @@ tmall as (
         cast(null as {{ dbt.type_string() }}) as city,
         cast(null as {{ dbt.type_boolean() }}) as marketing_consent
     from {{ ref('stg_tmall__orders') }}
+    where {{ is_changed_record('tmall_orders', 'order_id') }}
 ),
 
 pos as (
@@ -60,6 +90,7 @@ pos as (
         cast(null as {{ dbt.type_string() }}) as city,
         cast(null as {{ dbt.type_boolean() }}) as marketing_consent
     from {{ ref('stg_pos__receipt_lines') }}
+    where {{ is_changed_record('pos_transactions', 'receipt_key') }}
     group by receipt_key
 ),
 
@@ -74,6 +105,7 @@ loyalty as (
         city,
         marketing_consent
     from {{ ref('stg_loyalty__members') }}
+    where {{ is_changed_record('loyalty_members', 'card_no') }}
 ),
 
 social as (
@@ -87,6 +119,7 @@ social as (
         cast(null as {{ dbt.type_string() }}) as city,
         cast(null as {{ dbt.type_boolean() }}) as marketing_consent
     from {{ ref('stg_social__events') }}
+    where {{ is_changed_record('social_events', social_record_key('platform', 'handle')) }}
     group by {{ social_record_key('platform', 'handle') }}
 ),
 
@@ -103,6 +136,7 @@ generic as (
     from {{ ref('stg_generic__orders') }} as o
     left join {{ ref('stg_generic__customers') }} as c
         on c.customer_key = {{ dbt.concat(['o.export_name', "':'", 'o.customer_ref']) }}
+    where {{ is_changed_record('generic_orders', 'o.order_key') }}
 ),
 
 service as (
@@ -116,6 +150,7 @@ service as (
         cast(null as {{ dbt.type_string() }}) as city,
         cast(null as {{ dbt.type_boolean() }}) as marketing_consent
     from {{ ref('stg_service__interactions') }}
+    where {{ is_changed_record('service_interactions', 'interaction_id') }}
 ),
 
 records as (
@@ -142,16 +177,30 @@ records as (
     select s.*
     from service as s
     inner join identifying as i on s.source = i.source and s.record_key = i.record_key
+),
+
+final as (
+    select
+        source,
+        record_key,
+        {{ identity_key(dbt.concat(['source', "':'", 'record_key'])) }} as record_id,
+        channel,
+        first_seen_at,
+        last_seen_at,
+        person_name,
+        city,
+        marketing_consent,
+        -- the change feed's watermark (docs/incremental.md)
+        {{ identity_loaded_through() }} as _loaded_through
+    from records
 )
 
-select
-    source,
-    record_key,
-    row_number() over (order by first_seen_at, source, record_key) as record_seq,
-    channel,
-    first_seen_at,
-    last_seen_at,
-    person_name,
-    city,
-    marketing_consent
-from records
+{% if is_incremental() %}
+
+{{ rows_of_changed_keys('final', 'changed_records', ['source', 'record_key'], ['source', 'record_key']) }}
+
+{% else %}
+
+select * from final
+
+{% endif %}

@@ -11,4 +11,4 @@ select
     e.identifier_value,
     e.identifier_records as linked_records
 from {{ ref('int_identity_edges') }} as e
-inner join {{ ref('int_identifiers_linked') }} as l on e.record_seq = l.record_seq
+inner join {{ ref('int_identifiers_linked') }} as l on e.record_id = l.record_id
