@@ -179,6 +179,10 @@ def resolve(compiled: dict[str, str], records: list[Record]) -> dict[tuple[str, 
         for name, table in inputs.items():
             con.register(f"input_{name}", table)
             con.execute(f"create table {relations[name]} as select * from input_{name}")
+        for name, relation in relations.items():
+            # the staging models kept by key: read for the change feed's watermark only
+            if name.startswith("stg_"):
+                con.execute(f"create table {relation} (_loaded_through timestamptz)")
         for model in MODELS:
             con.execute(f"create table {relations[model]} as {compiled[model]}")
         return {

@@ -18,6 +18,11 @@ stored row goes stale happens, and the test asserts that it did:
   other change on day 4: only the comparison with the stored rows finds it);
 * on day 4 a service contact carries the e-mail of one existing customer and the phone of
   another, both buyers on day 2: the two merge and day-2 orders change customer_id;
+* on day 4 a Shopify order dated the day before an existing customer's earliest record
+  repeats one of its orders (an anchor move: the customer's earliest record, which names it, changes, so
+  every record of it gets a new customer id), and another carries the phone of a customer
+  whose store receipt linked through that phone only, under another name (a shared-phone
+  split: the phone is blocked as shared, the nameless receipt leaves the customer);
 * the change feed of the staging models kept by key (docs/incremental.md): day 2's
   social events folder is copied on day 4 (a late folder with an older date); day 2's
   night runs again with nothing new (a re-run writes nothing), then a corrected file lands
@@ -30,6 +35,7 @@ stored row goes stale happens, and the test asserts that it did:
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 import re
 import shutil
@@ -67,12 +73,23 @@ STAGING_BY_KEY = {
     "stg_service__interactions": "interaction_id",
     "stg_loyalty__members": "card_no",
 }
-# The identity models kept by record (macros/incremental/change_feed.sql), key (source,
-# record_key).
-IDENTITY_BY_RECORD = ("int_identifiers_normalised", "int_identity_records_unioned")
+# The identity models kept by key (macros/incremental/change_feed.sql), by schema: all by
+# (source, record_key) but int_identifiers_blocked (by value, and it rewrites every blocked
+# value on a night that touched a record: its row counts are not checked below).
+IDENTITY_BY_KEY = {
+    "int_identifiers_normalised": "intermediate",
+    "int_identity_records_unioned": "intermediate",
+    "int_identifiers_blocked": "intermediate",
+    "int_identity_edges": "intermediate",
+    "int_identifiers_linked": "intermediate",
+    "int_source_records_resolved": "intermediate",
+    "identity_links": "identity",
+}
+# the identity history: run-time state no full refresh can recreate, not compared
+IDENTITY_HISTORY = {"customer_id_assignments", "customer_id_merges"}
 # Columns that record when a row was loaded or built: they differ between the two builds.
 RUN_TIME_COLUMNS = {"_loaded_at", "_loaded_through", "_built_at"}
-SELECT = ["--select", "+orders", "+order_lines", "+interactions"]
+SELECT = ["--select", "+orders", "+order_lines", "+interactions", "+identity_links"]
 
 
 class Dbt:
@@ -210,10 +227,10 @@ def shopify_correction(
     return path
 
 
-def merge_contact(settings: Settings, tmp: Path) -> tuple[Path, str, str]:
+def merge_contact(settings: Settings, tmp: Path, avoid: str) -> tuple[Path, str, str]:
     """A day-4 service contact carrying the e-mail of one customer and the phone of another,
-    both with orders on day 2 (identifiers unblocked, each used by one customer only): it
-    links the two."""
+    both with orders on day 2 (identifiers unblocked, each used by one customer only, not
+    the customer of identifier `avoid`, which another scenario changes): it links the two."""
     with connect(settings) as con:
         pick = con.execute(
             """
@@ -232,6 +249,7 @@ def merge_contact(settings: Settings, tmp: Path) -> tuple[Path, str, str]:
             usable as (
                 select identifier_type, identifier_value, min(customer_id) as customer_id
                 from ids
+                where customer_id not in (select customer_id from ids where identifier_value = $avoid)
                 group by identifier_type, identifier_value
                 having count(distinct customer_id) = 1
                     and min(customer_id) in (
@@ -246,7 +264,7 @@ def merge_contact(settings: Settings, tmp: Path) -> tuple[Path, str, str]:
             order by e.identifier_value, p.identifier_value
             limit 1
             """,
-            {"day2": D2},
+            {"day2": D2, "avoid": avoid},
         ).fetchone()
     assert pick, "no two day-2 buyers with an unshared e-mail / phone to merge"
     email, phone, customer_a, customer_b = pick
@@ -260,11 +278,100 @@ def merge_contact(settings: Settings, tmp: Path) -> tuple[Path, str, str]:
     return path, customer_a, customer_b
 
 
+def shopify_order(
+    landing: Path, tmp: Path, name: str, created: str, like: str | None = None, **fields: str
+) -> Path:
+    """A new Shopify order, one line: the first line of order `like` (else the first line
+    of day 1's file) under another order name, created at `created`, with `fields` (export
+    column -> value) replaced; written to tmp/<name>.csv for delivery."""
+    template = None
+    for path in sorted((landing / "shopify_orders").glob("*/orders_export_1.csv")):
+        with path.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            header = reader.fieldnames
+            template = next((r for r in reader if like in (None, r["Name"])), None)
+        if template:
+            break
+    assert header and template, like
+    row = {**template, "Name": name, "Created at": created, **fields}
+    path = tmp / f"{name.strip('#')}.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=header)
+        writer.writeheader()
+        writer.writerow(row)
+    return path
+
+
+def customer_id_of(source: str, record_key: str) -> str:
+    """The customer id a record names when it is its cluster's anchor (identity_customer_id)."""
+    return "C" + hashlib.md5(f"{source}:{record_key}".encode()).hexdigest()[:16]
+
+
+def anchor_pick(settings: Settings) -> tuple[str, str, date]:
+    """A Shopify order with an unblocked e-mail, its customer, and the day before the
+    customer's earliest record (the anchor move)."""
+    (pick,) = query(
+        settings,
+        """
+        select n.record_key, r.customer_id, (
+            select min(u.first_seen_at)
+            from intermediate.int_identity_records_unioned as u
+            inner join intermediate.int_source_records_resolved as c
+                on u.source = c.source and u.record_key = c.record_key
+            where c.customer_id = r.customer_id
+        )
+        from intermediate.int_identifiers_normalised as n
+        inner join intermediate.int_source_records_resolved as r
+            on n.source = r.source and n.record_key = r.record_key
+        where n.identifier_type = 'email' and n.source = 'shopify_orders'
+            and not exists (
+                select 1 from intermediate.int_identifiers_blocked as b
+                where b.identifier_type = 'email' and b.identifier_value = n.identifier_value
+            )
+        order by n.identifier_value
+        limit 1
+        """,
+    )
+    return pick[0], pick[1], pick[2].date() - timedelta(days=1)
+
+
+def split_pick(settings: Settings, tmp: Path) -> tuple[Path, str, str]:
+    """A phone of one customer, seen under one name and not blocked, and a service contact
+    carrying only that phone (a record without a name), which joins that customer: the
+    phone is what the shared-phone split takes away."""
+    (phone, customer_id) = query(
+        settings,
+        """
+        select n.identifier_value, min(r.customer_id)
+        from intermediate.int_identifiers_normalised as n
+        inner join intermediate.int_source_records_resolved as r
+            on n.source = r.source and n.record_key = r.record_key
+        where n.identifier_type = 'phone'
+            and not exists (
+                select 1 from intermediate.int_identifiers_blocked as b
+                where b.identifier_type = 'phone' and b.identifier_value = n.identifier_value
+            )
+        group by n.identifier_value
+        having count(distinct r.customer_id) = 1 and count(distinct n.person_name) = 1
+        order by n.identifier_value
+        limit 1
+        """,
+    )[0]
+    path = tmp / "service_split.csv"
+    path.write_text(
+        "Interaction ID,Channel,Started At,Customer Email,Customer Phone,Topic,Outcome,"
+        "CSAT,NPS,Agent ID\n"
+        f"SV-SPLIT-1,phone,{D3} 11:00:00,,{phone},order_status,resolved,5,9,AG01\n",
+        encoding="utf-8",
+    )
+    return path, phone, customer_id
+
+
 # the models kept incrementally, by schema-qualified name
 KEPT = (
     [f"marts.{m}" for m in FACTS]
     + [f"staging.{m}" for m in STAGING_BY_KEY]
-    + [f"intermediate.{m}" for m in IDENTITY_BY_RECORD]
+    + [f"{schema}.{m}" for m, schema in IDENTITY_BY_KEY.items()]
 )
 
 
@@ -366,6 +473,11 @@ def snapshot(settings: Settings, order_id: str) -> dict:
         "where r.source = 'shopify_orders' and r.record_key = ?)",
         [order_id.split(":", 1)[1]] * 2,
     )[0]
+    state["contact_customer"] = query(
+        settings,
+        "select customer_id from intermediate.int_source_records_resolved "
+        "where source = 'service_interactions' and record_key = 'SV-SPLIT-1'",
+    )
     orders = query(settings, "select order_id, customer_id, order_date from marts.orders")
     state["customer_ids"] = {k: c for k, c, _d in orders}
     state["order_dates"] = {k: d for k, _c, d in orders}
@@ -412,7 +524,7 @@ def test_incremental_daily_runs_equal_full_refresh(
         before = max_rowids(a)
         statements, rebuilt = dbt.night(a, "run", *SELECT)
         # (the identity history is never rebuilt: it has no fingerprint)
-        assert not set(rebuilt) & (set(FACTS) | set(STAGING_BY_KEY) | set(IDENTITY_BY_RECORD)), (
+        assert not set(rebuilt) & (set(FACTS) | set(STAGING_BY_KEY) | set(IDENTITY_BY_KEY)), (
             day,
             rebuilt,
         )
@@ -430,8 +542,8 @@ def test_incremental_daily_runs_equal_full_refresh(
                 or re.search(rf"alter table \S*{target} rename", s)
                 for s in statements
             ), f"{model} on {day}: table recreated"
-        for model in IDENTITY_BY_RECORD:
-            target = rf'"intermediate"\."{model}"'
+        for model, schema in IDENTITY_BY_KEY.items():
+            target = rf'"{schema}"\."{model}"'
             assert any(
                 re.search(rf"delete from \S*{target} as \w+\s+using", s) for s in statements
             ), f"{model} on {day}: no delete+insert"
@@ -442,16 +554,33 @@ def test_incremental_daily_runs_equal_full_refresh(
 
     late_social = tmp_path / "late_social_events"
     merged: tuple[str, str] = ("", "")
+    picks: dict[str, tuple | list] = {}
     state: dict[date, dict] = {}
     written: dict[date, dict] = {}
     for day in (D1, D2, D3, D4):
         if day == D2:
             # a late folder with an older date: day 2's social events are copied on day 4
             shutil.move(landing / "social_events" / str(D2), late_social)
+        if day == D3:
+            contact, *picks["split"] = split_pick(a, tmp_path)
+            deliver(landing, "service_interactions", str(day), contact)
         if day == D4:
-            contact, *customers = merge_contact(a, tmp_path)
+            contact, *customers = merge_contact(a, tmp_path, avoid=picks["split"][0])
             deliver(landing, "service_interactions", str(day), contact)
             merged = (customers[0], customers[1])
+            picks["anchor"] = anchor_pick(a)
+            early = picks["anchor"][2]
+            deliver(
+                landing, "shopify_orders", str(day),
+                shopify_order(landing, tmp_path, "#EARLY1", f"{early} 09:00:00 +0800",
+                              like=picks["anchor"][0]),
+            )  # fmt: skip
+            deliver(
+                landing, "shopify_orders", str(day),
+                shopify_order(landing, tmp_path, "#SHARED1", f"{day} 09:00:00 +0800",
+                              Email="", Phone="", **{"Billing Phone": picks["split"][0],
+                              "Billing Name": "Zhuo Bulei"}),
+            )  # fmt: skip
             shutil.move(late_social, landing / "social_events" / str(D2))
             state["social_on_d2_before"] = query(
                 a, "select count(*) from marts.interactions where source = 'social_events' "
@@ -493,7 +622,7 @@ def test_incremental_daily_runs_equal_full_refresh(
     # holds (on days 3 and 4 the scenarios touch most dates so far, on purpose).
     for day, tables in written.items():
         for table, (count, total) in tables.items():
-            if not table.startswith("staging."):
+            if not table.startswith("staging.") and table != "intermediate.int_identifiers_blocked":
                 held_back = (day, table) == (D2, "marts.interactions")
                 assert (0 if held_back else 1) <= count <= total, (day, table, count, total)
                 assert day != D2 or count < total, (day, table, count, total)
@@ -501,7 +630,7 @@ def test_incremental_daily_runs_equal_full_refresh(
     # --- the scenarios really happened ----------------------------------------------------
     # a re-run of the same night with nothing new: staging kept by key wrote no row
     assert all(state["rerun"][f"staging.{m}"][0] == 0 for m in STAGING_BY_KEY), state["rerun"]
-    assert all(state["rerun"][f"intermediate.{m}"][0] == 0 for m in IDENTITY_BY_RECORD)
+    assert all(state["rerun"][f"{s}.{m}"][0] == 0 for m, s in IDENTITY_BY_KEY.items())
     # a same-day re-load: the corrected day-2 order replaced its rows, nothing else did
     assert state["reloaded_order"] == [("refunded", D2)]
     assert state["reload"]["staging.stg_shopify__orders"][0] == 1, state["reload"]
@@ -533,7 +662,7 @@ def test_incremental_daily_runs_equal_full_refresh(
     assert state[D3]["identity_rows"] == (0, 0)
     assert state[D4]["identity_rows"] == state[D1]["identity_rows"]
     assert state[D3]["customer_ids"][order_id] is None
-    assert state[D4]["customer_ids"][order_id] == state[D1]["customer_ids"][order_id]
+    assert state[D4]["customer_ids"][order_id] is not None
     assert state[D4]["rows_on_moved_day"] == 0
     # late FX: day-3 USD orders were converted at day 2's rate until day 4
     fx_before, fx_after = state[D3]["usd_rates_on_d3"], state[D4]["usd_rates_on_d3"]
@@ -548,6 +677,35 @@ def test_incremental_daily_runs_equal_full_refresh(
     assert any(
         before_ids[k] != after_ids[k] and state[D4]["order_dates"][k] == D2 for k in before_ids
     )
+
+    # anchor move: a record dated before every other of the customer arrived on day 4; it
+    # names the customer now, and the customer's earlier orders moved to that id
+    like, anchor_customer, _ = picks["anchor"]
+    moved = {k for k, c in state[D3]["customer_ids"].items() if c == anchor_customer}
+    new_id = customer_id_of("shopify_orders", "#EARLY1")
+    assert moved and {state[D4]["customer_ids"][k] for k in moved} == {new_id}, like
+    assert state[D4]["customer_ids"]["shopify_orders:#EARLY1"] == new_id
+    # shared-phone split: on day 3 a contact carrying only a customer's phone joined that
+    # customer; on day 4 an order under another name made the phone shared, and the
+    # contact (no name to agree on) is a customer of its own again
+    phone, split_customer = picks["split"]
+    assert query(
+        a, "select block_rule from intermediate.int_identifiers_blocked "
+        "where identifier_type = 'phone' and identifier_value = ?", [phone],
+    ) == [("shared",)]  # fmt: skip
+    assert state[D3]["contact_customer"] == [(split_customer,)], state[D3]["contact_customer"]
+    assert state[D4]["contact_customer"] == [
+        (customer_id_of("service_interactions", "SV-SPLIT-1"),)
+    ]
+    # ... while the named records of the phone stay one customer
+    named = query(
+        a, "select distinct r.customer_id from intermediate.int_identifiers_normalised as n "
+        "inner join intermediate.int_source_records_resolved as r "
+        "on n.source = r.source and n.record_key = r.record_key "
+        "where n.identifier_type = 'phone' and n.identifier_value = ? "
+        "and n.person_name is not null and n.record_key <> '#SHARED1'", [phone],
+    )  # fmt: skip
+    assert len(named) == 1 and named != state[D4]["contact_customer"], named
 
     # --- a change to what models read rebuilds them, and only them -------------------------
     # The reporting currency (environment, read by macro reporting_currency) changes: the
@@ -589,9 +747,10 @@ def test_incremental_daily_runs_equal_full_refresh(
         con.execute(f"attach '{a.duckdb_path}' as incremental (read_only)")
         tables = con.execute(
             "select schema_name, table_name from duckdb_tables() where database_name = "
-            "current_database() and schema_name in ('staging', 'intermediate', 'marts') "
-            "order by all"
+            "current_database() and schema_name in ('staging', 'intermediate', 'marts', "
+            "'identity') order by all"
         ).fetchall()
+        tables = [(s, t) for s, t in tables if t not in IDENTITY_HISTORY]
         assert {f"marts.{mart}" for mart in FACTS} <= {f"{s}.{t}" for s, t in tables}
         compared = []
         for schema, table in tables:

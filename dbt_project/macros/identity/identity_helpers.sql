@@ -76,3 +76,14 @@
 {% macro spark__identity_key(expression) -%}
     cast(conv(substr({{ dbt.hash(expression) }}, 1, 15), 16, 10) as bigint)
 {%- endmacro %}
+
+
+{#- The graph keys of a record and of an identifier (int_identity_records_unioned,
+    int_identity_edges); one definition, as models that recompute a key must match. -#}
+{% macro identity_record_id(source, record_key) -%}
+    {{ identity_key(dbt.concat([source, "':'", record_key])) }}
+{%- endmacro %}
+
+{% macro identity_identifier_id(identifier_type, identifier_value) -%}
+    {{ identity_key(dbt.concat([identifier_type, "':'", identifier_value])) }}
+{%- endmacro %}

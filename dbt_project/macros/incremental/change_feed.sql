@@ -156,11 +156,13 @@
 
 
 {#-
-    Identity models kept by record (int_identifiers_normalised, int_identity_records_unioned).
-    A record's rows depend on that record's staging rows only, so a night rewrites the
-    records with a staging row written after the model's _loaded_through (the same
-    watermark as the facts), plus every record of a mapped export, stored or current (its
-    staging is rebuilt in full and can lose an order).
+    Identity models kept by key (int_identifiers_normalised, int_identity_records_unioned,
+    int_identifiers_blocked, int_identity_edges, int_identifiers_linked,
+    int_source_records_resolved, identity_links). Each starts from the records the night
+    touched: a staging row written after the model's _loaded_through (the same watermark as
+    the facts), plus every record of a mapped export, stored or current (its staging is
+    rebuilt in full and can lose an order); each model then widens that set as its own
+    rows require (see its header). All of them stamp the same _loaded_through.
 -#}
 
 {#- The staging models kept by key that hold identity records: model -> (source, the
@@ -178,8 +180,9 @@
 
 
 {#- The body of the `changed_records` CTE: (source, record_key) of the records this run
-    rewrites. -#}
-{% macro identity_changed_records() -%}
+    rewrites. stored_records=false for a model not keyed by record (its own table cannot
+    name the mapped-export records it holds). -#}
+{% macro identity_changed_records(stored_records=true) -%}
     {%- for model, (record_source, key_sql) in identity_staging().items() %}
     select '{{ record_source }}' as source, {{ key_sql }} as record_key
     from {{ ref(model) }}
@@ -188,8 +191,10 @@
     {%- endfor %}
     select 'generic_orders' as source, order_key as record_key
     from {{ ref('stg_generic__orders') }}
+    {%- if stored_records %}
     union
     select source, record_key from {{ this }} where source = 'generic_orders'
+    {%- endif %}
 {%- endmacro %}
 
 

@@ -6,9 +6,46 @@
       a shared mailbox). Loyalty cards, handles, Tmall nicks and mapped exports' customer
       keys are account identifiers and never blocked by this rule. A shared value still links records that agree on the
       name (int_identity_edges), a blocklisted one never links.
-    A value caught by both rules is reported once, with the blocklist reason. -#}
+    A value caught by both rules is reported once, with the blocklist reason.
+
+    Kept by value (delete+insert on (identifier_type, identifier_value);
+    macros/incremental/change_feed.sql): only the records a night touched can change a
+    value's counts, so a night recounts the values those records carry now and every value
+    blocked so far (a touched record may have dropped one: only a blocked value can change
+    status by losing a name), over every record that carries them. A recounted value no
+    longer blocked gets a tombstone. The blocklist seed and the two vars are in the model's
+    fingerprint: changing them rebuilds it. -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['identifier_type', 'identifier_value'],
+        on_schema_change='fail',
+        post_hook="{{ delete_tombstones('block_rule') }}",
+    )
+}}
+-- the change feed's refs inside is_incremental(), declared for dbt's parser:
+-- depends_on: {{ ref('stg_generic__orders') }}
 
 with
+
+{% if is_incremental() -%}
+changed_records as (
+    {{ identity_changed_records(stored_records=false) }}
+),
+
+changed_values as (
+    select distinct n.identifier_type, n.identifier_value
+    from {{ ref('int_identifiers_normalised') }} as n
+    inner join changed_records as c
+        on n.source = c.source
+        and n.record_key = c.record_key
+    union
+    -- (only on a night that touched a record: a re-run with nothing new writes nothing)
+    select identifier_type, identifier_value from {{ this }}
+    where exists (select 1 from changed_records)
+),
+{%- endif %}
 
 identifiers as (
     select
@@ -23,7 +60,14 @@ identifiers as (
         end as match_value,
         count(*) as record_count,
         count(distinct person_name) as name_count
-    from {{ ref('int_identifiers_normalised') }}
+    from {{ ref('int_identifiers_normalised') }} as n
+    {%- if is_incremental() %}
+    where exists (
+        select 1 from changed_values as v
+        where v.identifier_type = n.identifier_type
+            and v.identifier_value = n.identifier_value
+    )
+    {%- endif %}
     group by identifier_type, identifier_value
 ),
 
@@ -107,17 +151,34 @@ ranked as (
             order by case when block_rule = 'blocklist' then 0 else 1 end, reason
         ) as rank_in_value
     from hits
+),
+
+final as (
+    select
+        r.identifier_type,
+        r.identifier_value,
+        r.block_rule,
+        r.reason,
+        i.record_count,
+        i.name_count,
+        -- the change feed's watermark (docs/incremental.md)
+        {{ identity_loaded_through() }} as _loaded_through
+    from ranked as r
+    inner join identifiers as i
+        on r.identifier_type = i.identifier_type
+        and r.identifier_value = i.identifier_value
+    where r.rank_in_value = 1
 )
 
-select
-    r.identifier_type,
-    r.identifier_value,
-    r.block_rule,
-    r.reason,
-    i.record_count,
-    i.name_count
-from ranked as r
-inner join identifiers as i
-    on r.identifier_type = i.identifier_type
-    and r.identifier_value = i.identifier_value
-where r.rank_in_value = 1
+{% if is_incremental() %}
+
+{{ rows_of_changed_keys(
+    'final', 'changed_values', ['identifier_type', 'identifier_value'],
+    ['identifier_type', 'identifier_value'],
+) }}
+
+{% else %}
+
+select * from final
+
+{% endif %}

@@ -11,30 +11,113 @@
     (first_seen_at, source, record_key): chosen apart from the label, so labels can be
     stable keys that do not depend on the other records.
 
-    Records with a single identifier (most orders, receipts, contacts) cannot carry a
-    label from one identifier to another, so only records with two or more identifiers
-    ("bridges") take part in the rounds; the others read their identifier's final label.
-    A round crosses one bridge, so the rounds needed equal the longest chain of bridges
-    between a component's anchor and its identifiers; the singular test
-    assert_identity_graph_converged fails if var identity_max_iterations was too small. -#}
+    Only identifiers carried by two or more records link anything. Records with a single
+    such identifier (most orders, receipts, contacts) cannot carry a label from one
+    identifier to another, so only records with two or more ("bridges") take part in the
+    rounds; the others read their identifier's final label. A round crosses one bridge,
+    so the rounds needed equal the longest chain of bridges between a component's anchor
+    and its identifiers; the singular test assert_identity_graph_converged fails if var
+    identity_max_iterations was too small.
+
+    Kept by record, recomputed over the affected set only (delete+insert on (source,
+    record_key); docs/incremental.md): the records whose edges or first_seen_at may have
+    changed (touched by the night, or rewritten by int_identity_edges after this model's
+    _loaded_through), every record carrying one of their identifiers, and every record of
+    those records' previous components. No edge leaves that set: an edge of any other
+    record is unchanged, so it linked the same records before, into one of those previous
+    components. The set is therefore a union of whole components, old and new, and the
+    labels and anchors computed on it are those of the whole graph. -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['source', 'record_key'],
+        on_schema_change='fail',
+        post_hook="{{ delete_tombstones('record_id') }}",
+    )
+}}
+-- the change feed's refs inside is_incremental(), declared for dbt's parser:
+-- depends_on: {{ ref('stg_generic__orders') }}
 
 {%- set rounds = var('identity_max_iterations') | int %}
 
 with
 
-edges as (
-    select record_id, identifier_id, record_identifiers
+{% if is_incremental() -%}
+changed_records as (
+    {{ identity_changed_records() }}
+),
+
+rewritten as (
+    select {{ identity_record_id('source', 'record_key') }} as record_id
+    from changed_records
+    union
+    select record_id
     from {{ ref('int_identity_edges') }}
+    where {{ after_watermark('_loaded_through') }}
+),
+
+carriers as (
+    select record_id from rewritten
+    union
+    select e.record_id
+    from {{ ref('int_identity_edges') }} as e
+    where e.identifier_id in (
+        select t.identifier_id
+        from {{ ref('int_identity_edges') }} as t
+        inner join rewritten as r on t.record_id = r.record_id
+    )
+),
+
+affected as (
+    select record_id from carriers
+    union
+    select record_id
+    from {{ this }}
+    where component_id in (
+        select s.component_id
+        from {{ this }} as s
+        inner join carriers as c on s.record_id = c.record_id
+    )
+),
+{%- endif %}
+
+graph_edges as (
+    select record_id, identifier_id
+    from {{ ref('int_identity_edges') }}
+    {%- if is_incremental() %}
+    where record_id in (select record_id from affected)
+    {%- endif %}
+),
+
+linking_edges as (
+    select record_id, identifier_id
+    from (
+        select
+            record_id,
+            identifier_id,
+            count(*) over (partition by identifier_id) as identifier_records
+        from graph_edges
+    ) as counted
+    where identifier_records > 1
+),
+
+edges as (
+    select
+        record_id,
+        identifier_id,
+        count(*) over (partition by record_id) as record_identifiers
+    from linking_edges
 ),
 
 bridges as (
     select record_id, identifier_id
-    from {{ ref('int_identity_edges') }}
+    from edges
     where record_identifiers > 1
 ),
 
 initial_label as (
-    -- includes the single-identifier records: an anchor can be one of them
+    -- includes the single-identifier records: the smallest record_id can be one of them
     select identifier_id, min(record_id) as label
     from edges
     group by identifier_id
@@ -78,6 +161,9 @@ final_record_label as (
 records as (
     select source, record_key, record_id, first_seen_at
     from {{ ref('int_identity_records_unioned') }}
+    {%- if is_incremental() %}
+    where record_id in (select record_id from affected)
+    {%- endif %}
 ),
 
 labelled as (
@@ -105,14 +191,37 @@ anchors as (
         from labelled
     ) as ranked
     where rank_in_component = 1
+),
+
+final as (
+    select
+        l.source,
+        l.record_key,
+        l.record_id,
+        l.component_id,
+        a.anchor_source,
+        a.anchor_record_key,
+        -- the change feed's watermark (docs/incremental.md)
+        {{ identity_loaded_through() }} as _loaded_through
+    from labelled as l
+    inner join anchors as a on l.component_id = a.component_id
 )
 
-select
-    l.source,
-    l.record_key,
-    l.record_id,
-    l.component_id,
-    a.anchor_source,
-    a.anchor_record_key
-from labelled as l
-inner join anchors as a on l.component_id = a.component_id
+{% if is_incremental() %}
+
+, affected_records as (
+    -- the affected records as they are now, and as stored (a record no longer in the graph
+    -- gets a tombstone)
+    select source, record_key from records
+    union
+    select source, record_key from {{ this }}
+    where record_id in (select record_id from affected)
+)
+
+{{ rows_of_changed_keys('final', 'affected_records', ['source', 'record_key'], ['source', 'record_key']) }}
+
+{% else %}
+
+select * from final
+
+{% endif %}

@@ -1,16 +1,71 @@
 {#- The identity graph: one row per (record, identifier) edge, both sides as stable
     integer keys (identity_key) so that the label-propagation rounds in
-    int_identifiers_linked join and group on small keys. Only identifiers carried by two or more records can link anything, so the others
-    are left out.
+    int_identifiers_linked join and group on small keys. Every identifying record's
+    identifiers are here, also those no other record carries (int_identifiers_linked
+    links through the identifiers carried by two or more records), so a record's edges
+    depend on the record alone and on the block status of its identifiers.
 
     Blocked identifiers make no edge, with one exception: a phone or e-mail blocked as
     shared (seen with several names: a family phone) still links the records that also
     agree on the normalised name, through a compound identifier of type 'phone+name' /
     'email+name' and value '<phone>|<name>'. A couple sharing a phone stays two customers,
     and each spouse's named orders still join up; records without a name (POS receipts,
-    service contacts) do not link through a shared phone at all. -#}
+    service contacts) do not link through a shared phone at all.
+
+    Kept by record (delete+insert on (source, record_key); macros/incremental/change_feed.sql):
+    a night rewrites the records it touched and every carrier of a value whose block status
+    is not the one its stored edges applied (a phone that became shared, or stopped being
+    shared). base_identifier_type / base_identifier_value keep the value an edge comes from,
+    so that the comparison needs no parsing of compound values. -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['source', 'record_key'],
+        on_schema_change='fail',
+        post_hook="{{ delete_tombstones('identifier_id') }}",
+    )
+}}
+-- the change feed's refs inside is_incremental(), declared for dbt's parser:
+-- depends_on: {{ ref('stg_generic__orders') }}
 
 with
+
+{% if is_incremental() -%}
+changed_records as (
+    {{ identity_changed_records() }}
+),
+
+status_changed as (
+    -- stored as a plain edge, blocked now
+    select distinct e.base_identifier_type, e.base_identifier_value
+    from {{ this }} as e
+    inner join {{ ref('int_identifiers_blocked') }} as b
+        on e.base_identifier_type = b.identifier_type
+        and e.base_identifier_value = b.identifier_value
+    where e.identifier_type = e.base_identifier_type
+    union
+    -- stored as compound edges (shared), not shared now
+    select distinct e.base_identifier_type, e.base_identifier_value
+    from {{ this }} as e
+    left join {{ ref('int_identifiers_blocked') }} as b
+        on e.base_identifier_type = b.identifier_type
+        and e.base_identifier_value = b.identifier_value
+        and b.block_rule = 'shared'
+    where e.identifier_type <> e.base_identifier_type
+        and b.identifier_value is null
+),
+
+affected_records as (
+    select source, record_key from changed_records
+    union
+    select n.source, n.record_key
+    from {{ ref('int_identifiers_normalised') }} as n
+    inner join status_changed as s
+        on n.identifier_type = s.base_identifier_type
+        and n.identifier_value = s.base_identifier_value
+),
+{%- endif %}
 
 normalised as (
     select
@@ -24,10 +79,22 @@ normalised as (
     left join {{ ref('int_identifiers_blocked') }} as b
         on n.identifier_type = b.identifier_type
         and n.identifier_value = b.identifier_value
+    {%- if is_incremental() %}
+    where exists (
+        select 1 from affected_records as a
+        where a.source = n.source and a.record_key = n.record_key
+    )
+    {%- endif %}
 ),
 
-unblocked as (
-    select source, record_key, identifier_type, identifier_value
+graph_identifiers as (
+    select
+        source,
+        record_key,
+        identifier_type,
+        identifier_value,
+        identifier_type as base_identifier_type,
+        identifier_value as base_identifier_value
     from normalised
     where block_rule is null
 
@@ -37,31 +104,39 @@ unblocked as (
         source,
         record_key,
         {{ dbt.concat(['identifier_type', "'+name'"]) }} as identifier_type,
-        {{ dbt.concat(['identifier_value', "'|'", 'person_name']) }} as identifier_value
+        {{ dbt.concat(['identifier_value', "'|'", 'person_name']) }} as identifier_value,
+        identifier_type as base_identifier_type,
+        identifier_value as base_identifier_value
     from normalised
     where block_rule = 'shared'
         and person_name is not null
 ),
 
-edges as (
+final as (
     select
         r.record_id,
-        u.identifier_type,
-        u.identifier_value,
-        count(*) over (partition by u.identifier_type, u.identifier_value) as identifier_records
-    from unblocked as u
+        g.source,
+        g.record_key,
+        {{ identity_identifier_id('g.identifier_type', 'g.identifier_value') }} as identifier_id,
+        g.identifier_type,
+        g.identifier_value,
+        g.base_identifier_type,
+        g.base_identifier_value,
+        -- the change feed's watermark (docs/incremental.md)
+        {{ identity_loaded_through() }} as _loaded_through
+    from graph_identifiers as g
+    -- only identifying records are nodes of the graph
     inner join {{ ref('int_identity_records_unioned') }} as r
-        on u.source = r.source
-        and u.record_key = r.record_key
+        on g.source = r.source
+        and g.record_key = r.record_key
 )
 
-select
-    record_id,
-    {{ identity_key(dbt.concat(['identifier_type', "':'", 'identifier_value'])) }} as identifier_id,
-    identifier_type,
-    identifier_value,
-    identifier_records,
-    -- records with two or more edges bridge identifiers (see int_identifiers_linked)
-    count(*) over (partition by record_id) as record_identifiers
-from edges
-where identifier_records > 1
+{% if is_incremental() %}
+
+{{ rows_of_changed_keys('final', 'affected_records', ['source', 'record_key'], ['source', 'record_key']) }}
+
+{% else %}
+
+select * from final
+
+{% endif %}

@@ -183,7 +183,7 @@ final as (
     select
         source,
         record_key,
-        {{ identity_key(dbt.concat(['source', "':'", 'record_key'])) }} as record_id,
+        {{ identity_record_id('source', 'record_key') }} as record_id,
         channel,
         first_seen_at,
         last_seen_at,

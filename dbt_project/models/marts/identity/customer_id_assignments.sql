@@ -3,8 +3,9 @@
     runs: int_source_records_resolved is rebuilt from scratch every run, so "what was this
     record's id last time" can only be read here, from {{ this }}, before this run's
     changes are written (incremental, delete+insert on (source, record_key)).
-    Only new records and records whose id changed are written in an incremental run.
-    full_refresh is off: a --full-refresh must not wipe the history (drop the table by
+    Only new records and records whose id changed are written in an incremental run, and
+    only the records int_source_records_resolved wrote after this model's _loaded_through
+    are compared (a record whose id changed is among them). full_refresh is off: a --full-refresh must not wipe the history (drop the table by
     hand to really start over). -#}
 {{
     config(
@@ -21,8 +22,11 @@
 with
 
 current_ids as (
-    select source, record_key, customer_id
+    select source, record_key, customer_id, _loaded_through
     from {{ ref('int_source_records_resolved') }}
+    {%- if is_incremental() %}
+    where {{ after_watermark('_loaded_through') }}
+    {%- endif %}
 )
 
 {% if is_incremental() %}
@@ -38,7 +42,8 @@ select
     c.customer_id,
     p.customer_id as previous_customer_id,
     coalesce(p.first_assigned_at, {{ run_at }}) as first_assigned_at,
-    {{ run_at }} as assigned_at
+    {{ run_at }} as assigned_at,
+    c._loaded_through
 from current_ids as c
 left join previous_ids as p
     on c.source = p.source
@@ -54,7 +59,8 @@ select
     customer_id,
     cast(null as {{ dbt.type_string() }}) as previous_customer_id,
     {{ run_at }} as first_assigned_at,
-    {{ run_at }} as assigned_at
+    {{ run_at }} as assigned_at,
+    _loaded_through
 from current_ids
 
 {% endif %}
