@@ -19,10 +19,11 @@ stored row goes stale happens, and the test asserts that it did:
 * on day 4 a service contact carries the e-mail of one existing customer and the phone of
   another, both buyers on day 2: the two merge and day-2 orders change customer_id;
 * on day 4 a Shopify order dated the day before an existing customer's earliest record
-  repeats one of its orders (an anchor move: the customer's earliest record, which names it, changes, so
-  every record of it gets a new customer id), and another carries the phone of a customer
-  whose store receipt linked through that phone only, under another name (a shared-phone
-  split: the phone is blocked as shared, the nameless receipt leaves the customer);
+  repeats one of its orders (an anchor move: the record that names the customer changes,
+  so every record of it gets a new customer id); on day 3 a service contact carrying only
+  a customer's phone joins that customer, and on day 4 an order under another name makes
+  the phone shared (a shared-phone split: the nameless contact leaves the customer); a
+  re-load of day 4 takes the phone off that order again (the contact rejoins);
 * the change feed of the staging models kept by key (docs/incremental.md): day 2's
   social events folder is copied on day 4 (a late folder with an older date); day 2's
   night runs again with nothing new (a re-run writes nothing), then a corrected file lands
@@ -84,6 +85,12 @@ IDENTITY_BY_KEY = {
     "int_identifiers_linked": "intermediate",
     "int_source_records_resolved": "intermediate",
     "identity_links": "identity",
+}
+# The order models under the facts, kept by (source, order_key) like the identity models.
+ORDERS_BY_KEY = {
+    "int_orders_unioned": "intermediate",
+    "int_order_lines_unioned": "intermediate",
+    "int_orders_converted": "intermediate",
 }
 # the identity history: run-time state no full refresh can recreate, not compared
 IDENTITY_HISTORY = {"customer_id_assignments", "customer_id_merges"}
@@ -371,7 +378,7 @@ def split_pick(settings: Settings, tmp: Path) -> tuple[Path, str, str]:
 KEPT = (
     [f"marts.{m}" for m in FACTS]
     + [f"staging.{m}" for m in STAGING_BY_KEY]
-    + [f"{schema}.{m}" for m, schema in IDENTITY_BY_KEY.items()]
+    + [f"{schema}.{m}" for m, schema in (IDENTITY_BY_KEY | ORDERS_BY_KEY).items()]
 )
 
 
@@ -524,7 +531,9 @@ def test_incremental_daily_runs_equal_full_refresh(
         before = max_rowids(a)
         statements, rebuilt = dbt.night(a, "run", *SELECT)
         # (the identity history is never rebuilt: it has no fingerprint)
-        assert not set(rebuilt) & (set(FACTS) | set(STAGING_BY_KEY) | set(IDENTITY_BY_KEY)), (
+        assert not set(rebuilt) & (
+            set(FACTS) | set(STAGING_BY_KEY) | set(IDENTITY_BY_KEY) | set(ORDERS_BY_KEY)
+        ), (
             day,
             rebuilt,
         )
@@ -542,7 +551,7 @@ def test_incremental_daily_runs_equal_full_refresh(
                 or re.search(rf"alter table \S*{target} rename", s)
                 for s in statements
             ), f"{model} on {day}: table recreated"
-        for model, schema in IDENTITY_BY_KEY.items():
+        for model, schema in (IDENTITY_BY_KEY | ORDERS_BY_KEY).items():
             target = rf'"{schema}"\."{model}"'
             assert any(
                 re.search(rf"delete from \S*{target} as \w+\s+using", s) for s in statements
@@ -630,7 +639,9 @@ def test_incremental_daily_runs_equal_full_refresh(
     # --- the scenarios really happened ----------------------------------------------------
     # a re-run of the same night with nothing new: staging kept by key wrote no row
     assert all(state["rerun"][f"staging.{m}"][0] == 0 for m in STAGING_BY_KEY), state["rerun"]
-    assert all(state["rerun"][f"{s}.{m}"][0] == 0 for m, s in IDENTITY_BY_KEY.items())
+    assert all(
+        state["rerun"][f"{s}.{m}"][0] == 0 for m, s in (IDENTITY_BY_KEY | ORDERS_BY_KEY).items()
+    )
     # a same-day re-load: the corrected day-2 order replaced its rows, nothing else did
     assert state["reloaded_order"] == [("refunded", D2)]
     assert state["reload"]["staging.stg_shopify__orders"][0] == 1, state["reload"]
@@ -706,6 +717,22 @@ def test_incremental_daily_runs_equal_full_refresh(
         "and n.person_name is not null and n.record_key <> '#SHARED1'", [phone],
     )  # fmt: skip
     assert len(named) == 1 and named != state[D4]["contact_customer"], named
+
+    # ... and back: a corrected re-delivery of that order without the phone (a re-load of
+    # day 4) leaves one name on it, the phone links again and the contact rejoins (the
+    # stored phone+name edges are rewritten from the block status alone)
+    deliver(
+        landing, "shopify_orders", str(D4),
+        shopify_order(landing, tmp_path, "#SHARED1", f"{D4} 09:00:00 +0800",
+                      Email="", Phone="", **{"Billing Phone": "", "Billing Name": "Zhuo Bulei"}),
+    )  # fmt: skip
+    ingest(a, D4)
+    incremental_night(D4)
+    assert query(
+        a, "select count(*) from intermediate.int_identifiers_blocked "
+        "where identifier_type = 'phone' and identifier_value = ?", [phone],
+    ) == [(0,)]  # fmt: skip
+    assert snapshot(a, order_id)["contact_customer"] == named
 
     # --- a change to what models read rebuilds them, and only them -------------------------
     # The reporting currency (environment, read by macro reporting_currency) changes: the

@@ -183,17 +183,29 @@
     rewrites. stored_records=false for a model not keyed by record (its own table cannot
     name the mapped-export records it holds). -#}
 {% macro identity_changed_records(stored_records=true) -%}
-    {%- for model, (record_source, key_sql) in identity_staging().items() %}
-    select '{{ record_source }}' as source, {{ key_sql }} as record_key
+    {{ keys_with_new_staging_rows(
+        identity_staging(), 'record_key', ref('stg_generic__orders'), 'order_key', stored_records,
+    ) }}
+{%- endmacro %}
+
+
+{#- The keys (source, `key_name`) with a row in one of the staging models kept by key
+    (model -> (source, key expression)) written after this model's _loaded_through, every
+    key of the mapped exports (`generic_relation`, key column `generic_key`: its staging is
+    rebuilt in full) and, if `stored`, every mapped-export key this model holds (one that
+    disappeared gets its tombstone). -#}
+{% macro keys_with_new_staging_rows(kept_staging, key_name, generic_relation, generic_key, stored=true) -%}
+    {%- for model, (key_source, key_sql) in kept_staging.items() %}
+    select '{{ key_source }}' as source, {{ key_sql }} as {{ key_name }}
     from {{ ref(model) }}
     where {{ after_watermark('_loaded_through') }}
     union
     {%- endfor %}
-    select 'generic_orders' as source, order_key as record_key
-    from {{ ref('stg_generic__orders') }}
-    {%- if stored_records %}
+    select 'generic_orders' as source, {{ generic_key }} as {{ key_name }}
+    from {{ generic_relation }}
+    {%- if stored %}
     union
-    select source, record_key from {{ this }} where source = 'generic_orders'
+    select source, {{ key_name }} from {{ this }} where source = 'generic_orders'
     {%- endif %}
 {%- endmacro %}
 
@@ -201,8 +213,15 @@
 {#- Condition on a source's rows: the record (key_sql) is one this run rewrites (always true
     in a full build). -#}
 {% macro is_changed_record(record_source, key_sql) -%}
+    {{ is_changed_key('changed_records', 'record_key', record_source, key_sql) }}
+{%- endmacro %}
+
+
+{#- Condition on a source's rows: their key (key_sql) is in CTE `changed` (columns source,
+    `key_name`) for `key_source`; always true in a full build. -#}
+{% macro is_changed_key(changed, key_name, key_source, key_sql) -%}
     {%- if is_incremental() -%}
-    {{ key_sql }} in (select record_key from changed_records where source = '{{ record_source }}')
+    {{ key_sql }} in (select {{ key_name }} from {{ changed }} where source = '{{ key_source }}')
     {%- else -%}
     1 = 1
     {%- endif -%}

@@ -3,30 +3,63 @@
 -- the line sold for after its own discount: Shopify quantity x price - line discount,
 -- Tmall quantity x price, POS as delivered. Order-level shipping, taxes and refunds are
 -- not spread over lines.
+--
+-- Kept by key (delete+insert on (source, order_key): all the lines of an order; see
+-- int_orders_unioned): the orders with a line written to staging since this model's
+-- _loaded_through, and every order of a mapped export.
+
+{#- the staging models kept by key this model reads: (source, key column) of each -#}
+{%- set kept_staging = {
+    'stg_shopify__order_lines': ('shopify_orders', 'order_name'),
+    'stg_tmall__order_items': ('tmall_orders', 'order_id'),
+    'stg_pos__receipt_lines': ('pos_transactions', 'receipt_key'),
+} %}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['source', 'order_key'],
+        on_schema_change='fail',
+        post_hook="{{ delete_tombstones('line_number') }}",
+    )
+}}
 
 with
+
+{% if is_incremental() -%}
+changed_orders as (
+
+    {{ keys_with_new_staging_rows(kept_staging, 'order_key', ref('stg_generic__order_lines'), 'order_key') }}
+
+),
+{%- endif %}
 
 shopify_order_lines as (
 
     select * from {{ ref('stg_shopify__order_lines') }}
+    where {{ is_changed_key('changed_orders', 'order_key', 'shopify_orders', 'order_name') }}
 
 ),
 
 tmall_order_items as (
 
     select * from {{ ref('stg_tmall__order_items') }}
+    where {{ is_changed_key('changed_orders', 'order_key', 'tmall_orders', 'order_id') }}
 
 ),
 
 pos_receipt_lines as (
 
     select * from {{ ref('stg_pos__receipt_lines') }}
+    where {{ is_changed_key('changed_orders', 'order_key', 'pos_transactions', 'receipt_key') }}
 
 ),
 
 generic_order_lines as (
 
     select * from {{ ref('stg_generic__order_lines') }}
+    where {{ is_changed_key('changed_orders', 'order_key', 'generic_orders', 'order_key') }}
 
 ),
 
@@ -108,6 +141,24 @@ unioned as (
     union all
     select * from generic
 
+),
+
+final as (
+
+    select
+        unioned.*,
+        -- the change feed's watermark (docs/incremental.md)
+        {{ staging_loaded_through(kept_staging.keys() | list) }} as _loaded_through
+    from unioned
+
 )
 
-select * from unioned
+{% if is_incremental() %}
+
+{{ rows_of_changed_keys('final', 'changed_orders', ['source', 'order_key'], ['source', 'order_key']) }}
+
+{% else %}
+
+select * from final
+
+{% endif %}

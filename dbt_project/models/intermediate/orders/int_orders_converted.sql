@@ -1,14 +1,59 @@
 -- One row per order (int_orders_unioned) with its amounts also in the reporting currency,
 -- at the rate int_fx_rates_resolved gives the order's currency and local day.
+--
+-- Kept by key (delete+insert on (source, order_key)): a night rewrites the orders
+-- int_orders_unioned wrote after this model's _loaded_through, the stored orders whose
+-- rate, rate source or rate date int_fx_rates_resolved now gives differently (a rate
+-- delivered after the orders it converts), and every mapped-export order this model holds
+-- (one that disappeared gets a tombstone). A change of the reporting currency changes the
+-- model's fingerprint and rebuilds it.
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['source', 'order_key'],
+        on_schema_change='fail',
+        post_hook="{{ delete_tombstones('channel') }}",
+    )
+}}
 
 {%- set reporting_currency = reporting_currency() %}
 {%- set amounts = ['gross_amount', 'discount_amount', 'refunded_amount', 'net_amount'] %}
 
 with
 
+{% if is_incremental() -%}
+changed_orders as (
+
+    select source, order_key
+    from {{ ref('int_orders_unioned') }}
+    where {{ after_watermark('_loaded_through') }}
+    union
+    select stored.source, stored.order_key
+    from {{ this }} as stored
+    inner join {{ ref('int_fx_rates_resolved') }} as rates
+        on stored.currency = rates.currency
+        and stored.order_date = rates.rate_day
+    where stored.fx_rate is distinct from rates.rate
+        or stored.fx_rate_source is distinct from rates.rate_source
+        or stored.fx_rate_date is distinct from rates.rate_date
+    union
+    select source, order_key from {{ this }} where source = 'generic_orders'
+
+),
+{%- endif %}
+
 orders as (
 
-    select * from {{ ref('int_orders_unioned') }}
+    select unioned.*
+    from {{ ref('int_orders_unioned') }} as unioned
+    {%- if is_incremental() %}
+    where exists (
+        select 1 from changed_orders as c
+        where c.source = unioned.source and c.order_key = unioned.order_key
+    )
+    {%- endif %}
 
 ),
 

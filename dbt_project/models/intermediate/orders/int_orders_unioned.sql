@@ -5,33 +5,68 @@
 --   POS      sum of the receipt's line amounts (return lines are negative)
 --   mapped   exports (generic_orders): by the rules of stg_generic__orders
 
+--
+-- Kept by key (delete+insert on (source, order_key); macros/incremental/change_feed.sql): a
+-- night rewrites the orders with a staging row written since this model's
+-- _loaded_through, and every order of a mapped export (stored or current; one that
+-- disappeared gets a tombstone).
+
+{#- the staging models kept by key this model reads: (source, key column) of each -#}
+{%- set kept_staging = {
+    'stg_shopify__orders': ('shopify_orders', 'order_name'),
+    'stg_tmall__orders': ('tmall_orders', 'order_id'),
+    'stg_pos__receipt_lines': ('pos_transactions', 'receipt_key'),
+} %}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['source', 'order_key'],
+        on_schema_change='fail',
+        post_hook="{{ delete_tombstones('channel') }}",
+    )
+}}
+
 {%- set shopify_revenue_statuses = ['paid', 'partially_refunded', 'refunded'] %}
 {%- set shopify_cancelled_statuses = ['voided', 'expired'] %}
 {%- set tmall_closed_statuses = ['交易关闭', 'trade_closed', 'trade_closed_by_taobao'] %}
 
 with
 
+{% if is_incremental() -%}
+changed_orders as (
+
+    {{ keys_with_new_staging_rows(kept_staging, 'order_key', ref('stg_generic__orders'), 'order_key') }}
+
+),
+{%- endif %}
+
 shopify_orders as (
 
     select * from {{ ref('stg_shopify__orders') }}
+    where {{ is_changed_key('changed_orders', 'order_key', 'shopify_orders', 'order_name') }}
 
 ),
 
 tmall_orders as (
 
     select * from {{ ref('stg_tmall__orders') }}
+    where {{ is_changed_key('changed_orders', 'order_key', 'tmall_orders', 'order_id') }}
 
 ),
 
 pos_receipt_lines as (
 
     select * from {{ ref('stg_pos__receipt_lines') }}
+    where {{ is_changed_key('changed_orders', 'order_key', 'pos_transactions', 'receipt_key') }}
 
 ),
 
 generic_orders as (
 
     select * from {{ ref('stg_generic__orders') }}
+    where {{ is_changed_key('changed_orders', 'order_key', 'generic_orders', 'order_key') }}
 
 ),
 
@@ -204,9 +239,19 @@ final as (
         is_cancelled,
         status,
         payment_method,
-        discount_code
+        discount_code,
+        -- the change feed's watermark (docs/incremental.md)
+        {{ staging_loaded_through(kept_staging.keys() | list) }} as _loaded_through
     from unioned
 
 )
 
+{% if is_incremental() %}
+
+{{ rows_of_changed_keys('final', 'changed_orders', ['source', 'order_key'], ['source', 'order_key']) }}
+
+{% else %}
+
 select * from final
+
+{% endif %}
