@@ -101,3 +101,19 @@ def nightly_window(settings: Settings, scheduled: date) -> tuple[date, date]:
     """The landing days a nightly run re-reads: a delivery that lands a few days late is
     still picked up (re-reading a loaded file is a no-op: loads are content-hashed)."""
     return scheduled - timedelta(days=settings.nightly_lookback_days), scheduled
+
+
+# Which rows the dbt tests of the models kept by key read (macros/incremental/night_tests.sql,
+# set by pipelines/defs/dbt/assets.py): on a run over landing dates only the rows the run
+# wrote, except on the run whose newest landing date is this weekday (Monday: once a week
+# for a nightly refresh of daily deliveries), which tests every row, as every run without
+# a landing-date range (a full run, a rebuild) does.
+FULL_TEST_WEEKDAY = 0
+
+
+def dbt_test_rows(window: tuple[date, date] | None, full_refresh: bool) -> str:
+    """'night' or 'all': the value of CRM_DBT_TEST_ROWS for a run over the landing dates
+    `window` (docs/incremental.md, "Tests that look at the night")."""
+    if window is None or full_refresh or window[1].weekday() == FULL_TEST_WEEKDAY:
+        return "all"
+    return "night"

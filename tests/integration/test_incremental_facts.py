@@ -805,3 +805,31 @@ def test_incremental_daily_runs_equal_full_refresh(
             assert (count_a, only_a[:5], only_b[:5]) == (count_b, [], []), full
             compared.append((full, count_a))
         assert all(count > 0 for full, count in compared if full.startswith("marts.")), compared
+        # (dbt-duckdb keeps B's database open, with A attached to it: let A go)
+        con.execute("detach incremental")
+
+    # --- tests that look at the night (macros/incremental/night_tests.sql) ----------------
+    # A bad value planted in an old row of a model kept by key: the night's tests read only
+    # the rows of the model's last write and pass; every row is read otherwise, and the
+    # accepted_values test finds it. The grain test (unique) reads every row either way.
+    for key, value in a.env().items():
+        monkeypatch.setenv(key, value)
+    with connect(a) as con:
+        con.execute(
+            "update intermediate.int_identity_records_unioned set channel = 'bogus' "
+            "where record_id = (select min(record_id) from intermediate.int_identity_records_unioned "
+            "where _loaded_through < (select max(_loaded_through) "
+            "from intermediate.int_identity_records_unioned))"
+        )
+    select = ["test", "--select", "int_identity_records_unioned"]
+    monkeypatch.setenv(fingerprints.TEST_ROWS_ENV, "night")
+    statements = dbt(*select)
+    newest = "_loaded_through = (select max(_loaded_through) from"
+    assert any(newest in s and "value_field" in s for s in statements)
+    assert all(newest not in s for s in statements if "having count(*) > 1" in s)
+    monkeypatch.setenv(fingerprints.TEST_ROWS_ENV, "all")
+    result = dbt.runner.invoke([*select, *dbt.common])
+    failed = {r.node.name for r in result.result.results if r.status == "fail"}
+    assert not result.success and failed == {
+        "accepted_values_int_identity_records_unioned_channel__online__store__social__service"
+    }, failed

@@ -25,7 +25,7 @@ from dagster_dbt import (
 
 from pipelines.defs.dbt import fingerprints
 from pipelines.defs.dbt.project import dbt_project, prepare_manifest
-from pipelines.defs.partitions import FULL_REFRESH_TAG
+from pipelines.defs.partitions import FULL_REFRESH_TAG, dbt_test_rows, window_of
 from pipelines.lib.observe import preview_markdown
 from pipelines.settings import connect, get_settings
 
@@ -124,7 +124,12 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
             "building in full (what they read changed since their last build): "
             + ", ".join(rebuild)
         )
-    with _environment({fingerprints.REBUILD_ENV: ",".join(rebuild)}):
+    rows = dbt_test_rows(window_of(context), context.run.tags.get(FULL_REFRESH_TAG) == "true")
+    if rows == "night":
+        context.log.info("dbt tests of the models kept by key read the rows this run writes")
+    with _environment(
+        {fingerprints.REBUILD_ENV: ",".join(rebuild), fingerprints.TEST_ROWS_ENV: rows}
+    ):
         invocation = dbt.cli(
             build_args(context), context=context, raise_on_error=False, target_path=target
         )

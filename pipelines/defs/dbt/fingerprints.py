@@ -29,12 +29,17 @@ import yaml
 from pipelines.settings import DBT_PROJECT_DIR, Settings, connect
 
 REBUILD_ENV = "CRM_REBUILD_MODELS"
+# which rows the dbt tests of the models kept by key read (pipelines/defs/dbt/assets.py)
+TEST_ROWS_ENV = "CRM_DBT_TEST_ROWS"
 STATE_TABLE = "build_state.model_fingerprints"
 # Vars and environment variables that say how or where a run goes, not what a model
-# computes: what previews mask, which folders DuckDB may read, where the portable copy is.
+# computes: what previews mask, which folders DuckDB may read, where the portable copy is,
+# which rows the tests read.
 # Part of a fingerprint they would rebuild everything every night.
 RUN_TIME_VARS = frozenset({"personal_column_patterns"})
-RUN_TIME_ENV = frozenset({"CRM_ALLOWED_DIRECTORIES", "CRM_PORTABLE_DIR", REBUILD_ENV})
+RUN_TIME_ENV = frozenset(
+    {"CRM_ALLOWED_DIRECTORIES", "CRM_PORTABLE_DIR", TEST_ROWS_ENV, REBUILD_ENV}
+)
 _VAR = re.compile(r"""\bvar\(\s*['"]([A-Za-z0-9_]+)['"]""")
 _CALL = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\(")
 _ENV = re.compile(r"""\benv_var\(\s*['"]([A-Za-z0-9_]+)['"]""")

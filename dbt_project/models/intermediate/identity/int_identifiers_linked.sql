@@ -40,10 +40,14 @@
 -- depends_on: {{ ref('stg_generic__orders') }}
 
 {%- set rounds = var('identity_max_iterations') | int %}
+{#- Spark plans a CTE again wherever it is used: the affected set would be planned in each of
+    the 2 x identity_max_iterations rounds, and the plan overflowed the driver's heap at XS.
+    There a night recomputes every component (the same result). -#}
+{%- set by_affected_set = is_incremental() and target.type != 'spark' %}
 
 with
 
-{% if is_incremental() -%}
+{% if by_affected_set -%}
 changed_records as (
     {{ identity_changed_records() }}
 ),
@@ -85,7 +89,7 @@ affected as (
 graph_edges as (
     select record_id, identifier_id
     from {{ ref('int_identity_edges') }}
-    {%- if is_incremental() %}
+    {%- if by_affected_set %}
     where record_id in (select record_id from affected)
     {%- endif %}
 ),
@@ -161,7 +165,7 @@ final_record_label as (
 records as (
     select source, record_key, record_id, first_seen_at
     from {{ ref('int_identity_records_unioned') }}
-    {%- if is_incremental() %}
+    {%- if by_affected_set %}
     where record_id in (select record_id from affected)
     {%- endif %}
 ),
@@ -215,7 +219,9 @@ final as (
     select source, record_key from records
     union
     select source, record_key from {{ this }}
+    {%- if by_affected_set %}
     where record_id in (select record_id from affected)
+    {%- endif %}
 )
 
 {{ rows_of_changed_keys('final', 'affected_records', ['source', 'record_key'], ['source', 'record_key']) }}

@@ -1,0 +1,41 @@
+{#-
+    dbt tests on the night's rows (docs/incremental.md, "Tests that look at the night").
+
+    A model kept by key rewrites a few rows a night; its not_null, accepted_values and
+    relationships tests need only look at those rows, since the others passed when they
+    were written. With CRM_DBT_TEST_ROWS=night (set by the Dagster dbt assets on an
+    incremental night, but not on the weekly full-test night: pipelines/defs/dbt/assets.py),
+    such a test reads only the rows of the model's last write: those whose _loaded_through
+    is the model's newest. Uniqueness (grain) tests, singular tests, tests of tables built
+    in full and of the identity history always read everything. Without the variable
+    (a `dbt build` by hand, the tests of the test suite), every test reads every row.
+
+    This is dbt's own hook for a test's `where` config (get_where_subquery); a `where` set
+    on a test still wins.
+-#}
+{#- One macro: dbt resolves this override in the `dbt` namespace, where the project's other
+    macros are not in scope at parse time. -#}
+{% macro default__get_where_subquery(relation) -%}
+    {%- set where = config.get('where', '') -%}
+    {%- if not where and execute and env_var('CRM_DBT_TEST_ROWS', 'all') == 'night' -%}
+        {#- the rows of the last write of the model under test, for the tests that may
+            read them only -#}
+        {%- set test_name = (model.get('test_metadata') or {}).get('name', '') -%}
+        {%- set tested = graph.nodes.get(model.get('attached_node') or '') -%}
+        {%- if test_name in ['not_null', 'accepted_values', 'relationships']
+            and tested
+            and tested.config.materialized == 'incremental'
+            and tested.config.get('full_refresh') != false
+            and '_loaded_through' in tested.columns -%}
+            {%- set where = '_loaded_through = (select max(_loaded_through) from ' ~ relation ~ ')' -%}
+        {%- endif -%}
+    {%- endif -%}
+    {%- if where -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ where }}) dbt_subquery
+        {%- endset -%}
+        {%- do return(filtered) -%}
+    {%- else -%}
+        {%- do return(relation) -%}
+    {%- endif -%}
+{%- endmacro %}
