@@ -232,3 +232,18 @@
 {% macro identity_loaded_through() -%}
     {{ staging_loaded_through(identity_staging().keys() | list) }}
 {%- endmacro %}
+
+
+{#- The stored orders (source, order_key) of this model whose rate, rate source or rate date
+    int_fx_rates_resolved now gives differently: a rate delivered after the orders it
+    converts (orders, int_orders_converted). -#}
+{% macro orders_with_changed_rates() -%}
+    select stored.source, stored.order_key
+    from {{ this }} as stored
+    inner join {{ ref('int_fx_rates_resolved') }} as rates
+        on stored.currency = rates.currency
+        and stored.order_date = rates.rate_day
+    where stored.fx_rate is distinct from rates.rate
+        or stored.fx_rate_source is distinct from rates.rate_source
+        or stored.fx_rate_date is distinct from rates.rate_date
+{%- endmacro %}

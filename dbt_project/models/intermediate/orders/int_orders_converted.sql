@@ -30,14 +30,7 @@ changed_orders as (
     from {{ ref('int_orders_unioned') }}
     where {{ after_watermark('_loaded_through') }}
     union
-    select stored.source, stored.order_key
-    from {{ this }} as stored
-    inner join {{ ref('int_fx_rates_resolved') }} as rates
-        on stored.currency = rates.currency
-        and stored.order_date = rates.rate_day
-    where stored.fx_rate is distinct from rates.rate
-        or stored.fx_rate_source is distinct from rates.rate_source
-        or stored.fx_rate_date is distinct from rates.rate_date
+    {{ orders_with_changed_rates() }}
     union
     select source, order_key from {{ this }} where source = 'generic_orders'
 

@@ -135,14 +135,7 @@ final as (
         and source in ('shopify_orders', 'tmall_orders', 'pos_transactions', 'generic_orders')
     union
     -- (c) orders whose rate the resolved rates now give differently
-    select stored.source, stored.order_key
-    from {{ this }} as stored
-    inner join {{ ref('int_fx_rates_resolved') }} as rates
-        on stored.currency = rates.currency
-        and stored.order_date = rates.rate_day
-    where stored.fx_rate is distinct from rates.rate
-        or stored.fx_rate_source is distinct from rates.rate_source
-        or stored.fx_rate_date is distinct from rates.rate_date
+    {{ orders_with_changed_rates() }}
     union
     -- (d) mapped exports: every order, stored or fresh
     select source, order_key from {{ this }} where source = 'generic_orders'
