@@ -210,6 +210,19 @@
 {%- endmacro %}
 
 
+{#- The body of the `changed_records` CTE of the models downstream of int_identifiers_linked
+    (int_source_records_resolved, identity_links): the records it wrote after this model's
+    _loaded_through (the affected set), and the touched ones (a record no longer in the
+    graph gets a tombstone). -#}
+{% macro identity_records_relinked() -%}
+    {{ identity_changed_records() }}
+    union
+    select source, record_key
+    from {{ ref('int_identifiers_linked') }}
+    where {{ after_watermark('_loaded_through') }}
+{%- endmacro %}
+
+
 {#- Condition on a source's rows: the record (key_sql) is one this run rewrites (always true
     in a full build). -#}
 {% macro is_changed_record(record_source, key_sql) -%}

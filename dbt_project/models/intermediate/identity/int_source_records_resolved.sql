@@ -26,11 +26,7 @@ with
 
 {% if is_incremental() -%}
 changed_records as (
-    {{ identity_changed_records() }}
-    union
-    select source, record_key
-    from {{ ref('int_identifiers_linked') }}
-    where {{ after_watermark('_loaded_through') }}
+    {{ identity_records_relinked() }}
 ),
 {%- endif %}
 
