@@ -104,12 +104,19 @@
         {%- endfor -%}
     {%- endif -%}
     {%- set columns = adapter.get_columns_in_relation(this) -%}
-    select {{ fresh }}.*
-    from {{ fresh }}
-    inner join {{ changed }}
-        on {% for key in key_columns -%}
-        {{ fresh }}.{{ key }} = {{ changed }}.{{ key }}{{ ' and ' if not loop.last }}
-        {%- endfor %}
+    {#- The fresh rows of the changed keys are named once and read twice (the rows, and the
+        keys without any): `fresh` itself read twice would be materialised whole by DuckDB
+        (every order line of the history at L) before the join with the changed keys. -#}
+    select * from (
+    with fresh_of_changed as (
+        select {{ fresh }}.*
+        from {{ fresh }}
+        inner join {{ changed }}
+            on {% for key in key_columns -%}
+            {{ fresh }}.{{ key }} = {{ changed }}.{{ key }}{{ ' and ' if not loop.last }}
+            {%- endfor %}
+    )
+    select * from fresh_of_changed
     union all
     select
         {%- for column in columns %}
@@ -121,11 +128,12 @@
         {%- endfor %}
     from {{ changed }}
     where not exists (
-        select 1 from {{ fresh }}
+        select 1 from fresh_of_changed
         where {% for key in key_columns -%}
-        {{ fresh }}.{{ key }} = {{ changed }}.{{ key }}{{ ' and ' if not loop.last }}
+        fresh_of_changed.{{ key }} = {{ changed }}.{{ key }}{{ ' and ' if not loop.last }}
         {%- endfor %}
     )
+    ) as rows_of_changed_keys
 {%- endmacro %}
 
 

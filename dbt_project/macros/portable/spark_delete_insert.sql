@@ -39,6 +39,12 @@
         {{ exceptions.raise_compiler_error("delete+insert needs a unique_key: " ~ target) }}
     {%- endif -%}
     {%- set keys = [unique_key] if unique_key is string else unique_key -%}
+    {%- if config.get('log_replaced') -%}
+        {#- the replaced rows' log (macros/incremental/replaced_rows.sql), before the rewrite -#}
+        {%- for statement in log_replaced_rows(target, source, unique_key, config.get('log_replaced')) -%}
+            {%- do run_query(statement) -%}
+        {%- endfor -%}
+    {%- endif -%}
     {%- set columns = adapter.get_columns_in_relation(target) | map(attribute='quoted') | join(', ') -%}
     {%- set kept -%}
         select {{ columns }} from {{ target }} as stored

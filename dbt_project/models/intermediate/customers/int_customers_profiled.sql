@@ -1,11 +1,37 @@
 {#- One row per resolved customer (a cluster of identity records, see
     int_source_records_resolved): profile, primary contacts, first contact and channel
     footprint. Members who never bought are customers too (prospects). Raw personal data:
-    read by the BI mart `customers` (hashed and masked) and restricted.customer_pii. -#}
+    read by the BI mart `customers` (hashed and masked) and restricted.customer_pii.
 
-{%- set as_of = as_of_date() %}
+    A base kept by customer (delete+insert on customer_id; docs/incremental.md): a night
+    recomputes, from all their records, the customers a record joined (the records
+    int_source_records_resolved wrote after this model's _loaded_through) or left (the
+    customer_id of the rows it replaced since this model's _built_at, from its log), and
+    deletes the customers left with no record (a tombstone). Every column depends only on
+    the customer's records, so no other customer can change; the age on the run date, which
+    moves every night, is computed by the mart `customers`. -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='customer_id',
+        on_schema_change='fail',
+        post_hook="{{ delete_tombstones('record_count') }}",
+    )
+}}
 
 with
+
+{% if is_incremental() -%}
+changed_customers as (
+    select customer_id
+    from {{ ref('int_source_records_resolved') }}
+    where {{ after_watermark('_loaded_through') }}
+    union
+    select customer_id
+    from {{ rows_replaced_since_built(ref('int_source_records_resolved'), ['customer_id']) }} as left_customers
+),
+{%- endif %}
 
 records as (
     select
@@ -22,6 +48,9 @@ records as (
     inner join {{ ref('int_identity_records_unioned') }} as u
         on r.source = u.source
         and r.record_key = u.record_key
+    {%- if is_incremental() %}
+    where r.customer_id in (select customer_id from changed_customers)
+    {%- endif %}
 ),
 
 summary as (
@@ -137,57 +166,53 @@ contacts as (
         and b.block_rule = 'blocklist'
     where n.identifier_type in ('email', 'phone')
         and b.identifier_value is null
+        {%- if is_incremental() %}
+        and r.customer_id in (select customer_id from changed_customers)
+        {%- endif %}
     group by r.customer_id, n.identifier_type, n.identifier_value
 ),
 
-ages as (
+final as (
     select
-        customer_id,
-        extract(year from {{ as_of }}) - extract(year from birthday)
-        - case
-            when extract(month from {{ as_of }}) * 100 + extract(day from {{ as_of }})
-                < extract(month from birthday) * 100 + extract(day from birthday)
-                then 1
-            else 0
-        end as age
-    from members
-    where member_rank = 1 and birthday is not null
+        s.customer_id,
+        n.person_name as display_name,
+        m.gender,
+        m.birthday,
+        m.occupation,
+        coalesce(m.city, c.city) as city,
+        e.identifier_value as primary_email,
+        p.identifier_value as primary_phone,
+        s.first_seen_at,
+        f.first_seen_channel,
+        s.last_seen_at,
+        s.is_member,
+        m.card_no,
+        k.marketing_consent,
+        s.record_count,
+        l.sources,
+        -- the change feed's watermarks (docs/incremental.md)
+        {{ identity_loaded_through() }} as _loaded_through,
+        {{ run_timestamp() }} as _built_at
+    from summary as s
+    inner join first_records as f on s.customer_id = f.customer_id
+    inner join source_lists as l on s.customer_id = l.customer_id
+    left join names as n on s.customer_id = n.customer_id and n.name_rank = 1
+    left join members as m on s.customer_id = m.customer_id and m.member_rank = 1
+    left join cities as c on s.customer_id = c.customer_id and c.city_rank = 1
+    left join consents as k on s.customer_id = k.customer_id and k.consent_rank = 1
+    left join contacts as e
+        on s.customer_id = e.customer_id and e.identifier_type = 'email' and e.contact_rank = 1
+    left join contacts as p
+        on s.customer_id = p.customer_id and p.identifier_type = 'phone' and p.contact_rank = 1
+
 )
 
-select
-    s.customer_id,
-    n.person_name as display_name,
-    m.gender,
-    m.birthday,
-    case
-        when a.age is null or a.age < 0 or a.age > 120 then null
-        when a.age < 25 then '<25'
-        when a.age < 35 then '25-34'
-        when a.age < 45 then '35-44'
-        when a.age < 55 then '45-54'
-        else '55+'
-    end as age_band,
-    m.occupation,
-    coalesce(m.city, c.city) as city,
-    e.identifier_value as primary_email,
-    p.identifier_value as primary_phone,
-    s.first_seen_at,
-    f.first_seen_channel,
-    s.last_seen_at,
-    s.is_member,
-    m.card_no,
-    k.marketing_consent,
-    s.record_count,
-    l.sources
-from summary as s
-inner join first_records as f on s.customer_id = f.customer_id
-inner join source_lists as l on s.customer_id = l.customer_id
-left join names as n on s.customer_id = n.customer_id and n.name_rank = 1
-left join members as m on s.customer_id = m.customer_id and m.member_rank = 1
-left join ages as a on s.customer_id = a.customer_id
-left join cities as c on s.customer_id = c.customer_id and c.city_rank = 1
-left join consents as k on s.customer_id = k.customer_id and k.consent_rank = 1
-left join contacts as e
-    on s.customer_id = e.customer_id and e.identifier_type = 'email' and e.contact_rank = 1
-left join contacts as p
-    on s.customer_id = p.customer_id and p.identifier_type = 'phone' and p.contact_rank = 1
+{% if is_incremental() %}
+
+{{ rows_of_changed_keys('final', 'changed_customers', ['customer_id'], ['customer_id']) }}
+
+{% else %}
+
+select * from final
+
+{% endif %}

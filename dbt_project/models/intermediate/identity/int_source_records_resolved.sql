@@ -9,7 +9,9 @@
 
     Kept by record (delete+insert on (source, record_key)): a night rewrites the records
     int_identifiers_linked wrote after this model's _loaded_through, and deletes the touched
-    records that are no longer in the graph (a tombstone). -#}
+    records that are no longer in the graph (a tombstone). The customer_id of every row it
+    replaces is logged (log_replaced): int_customers_profiled recomputes the customer a
+    record left. -#}
 {{
     config(
         materialized='incremental',
@@ -17,6 +19,7 @@
         unique_key=['source', 'record_key'],
         on_schema_change='fail',
         post_hook="{{ delete_tombstones('customer_id') }}",
+        log_replaced=['customer_id'],
     )
 }}
 -- the change feed's refs inside is_incremental(), declared for dbt's parser:

@@ -1,13 +1,17 @@
 {#- One row per resolved customer for BI: int_customers_profiled without raw personal data.
     E-mail and phone become salted hashes (join keys for marketing tools that hold the
     same salt) and masked contacts; name, birthday and card number stay in
-    restricted.customer_pii. -#}
+    restricted.customer_pii.
+    An as-of mart over the per-customer base int_customers_profiled (rebuilt every night:
+    the age moves with the run date). -#}
+
+{%- set as_of = as_of_date() %}
 
 select
     customer_id,
     gender,
     cast(extract(month from birthday) as {{ dbt.type_int() }}) as birth_month,
-    age_band,
+    {{ age_band('profiles.birthday', 'run_date.as_of_date') }} as age_band,
     occupation,
     city,
     {{ pii_hash('primary_email') }} as email_sha256,
@@ -21,4 +25,5 @@ select
     marketing_consent,
     record_count,
     sources
-from {{ ref('int_customers_profiled') }}
+from {{ ref('int_customers_profiled') }} as profiles
+cross join (select {{ as_of }} as as_of_date) as run_date

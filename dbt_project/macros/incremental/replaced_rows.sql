@@ -1,0 +1,93 @@
+{#-
+    The rows a model kept by key replaces, logged (docs/incremental.md, "Bases kept by
+    another key").
+
+    A base kept by a coarser key than its upstream (int_customers_profiled, one row per
+    customer, over int_source_records_resolved, one row per record) recomputes the groups a
+    replaced upstream row left as well as those the new rows join: a record that moves
+    from customer A to customer B changes both. The new row says B; only the replaced row
+    said A, and dbt's delete+insert removes it. So a model configured with
+    `log_replaced=[columns]` appends those columns of every stored row it is about to
+    delete (a changed key, a tombstone included) to <model>__replaced, stamped with the
+    run's timestamp (_replaced_at), just before the delete and in the same transaction
+    (DuckDB; on Spark just before the rewrite). A base reads the log rows stamped after its
+    own newest _built_at, so a failed night or several nights between two of its builds
+    lose nothing.
+
+    The log is append-only, a few columns per replaced row (about the rows the night
+    rewrote). A full rebuild of the model does not write it: its descendants rebuild with
+    it (their fingerprints change with it), so no base reads a log that misses rows.
+-#}
+
+
+{#- The log of `relation` (a model configured with log_replaced). -#}
+{% macro replaced_rows_relation(relation) -%}
+    {{ return(relation.incorporate(path={"identifier": relation.identifier ~ '__replaced'})) }}
+{%- endmacro %}
+
+
+{#- A relation: the `columns` of the rows `relation` replaced after this model's newest
+    _built_at (every logged row when this model holds none). Empty when the log does not
+    exist yet (the upstream has never been written by key). -#}
+{% macro rows_replaced_since_built(relation, columns) -%}
+    {%- set log = replaced_rows_relation(relation) -%}
+    {%- set exists = load_relation(log) if execute else none -%}
+    {%- if exists is not none -%}
+    (
+        select {{ columns | join(', ') }}
+        from {{ log }}
+        where {{ after_watermark('_replaced_at', '_built_at') }}
+    )
+    {%- else -%}
+    (
+        select {% for column in columns -%}
+        cast(null as {{ dbt.type_string() }}) as {{ column }}{{ ', ' if not loop.last }}
+        {%- endfor %}
+        where 1 = 0
+    )
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- Statements appending to the log of `target` the configured columns of its stored rows
+    whose unique key is in `batch` (the rows about to replace them). Keys match with `=`,
+    as in dbt's delete+insert (a null key replaces nothing). -#}
+{% macro log_replaced_rows(target, batch, unique_key, columns) -%}
+    {%- set log = replaced_rows_relation(target) -%}
+    {%- set keys = [unique_key] if unique_key is string else unique_key -%}
+    {%- set logged = columns | join(', ') -%}
+    {%- set stamped = run_timestamp() -%}
+    {%- set matches = [] -%}
+    {%- for key in keys -%}
+        {%- do matches.append('batch.' ~ key ~ ' = stored.' ~ key) -%}
+    {%- endfor -%}
+    {{ return([
+        "create table if not exists " ~ log ~ adapter.dispatch('replaced_rows_format', 'crm_warehouse')()
+            ~ " as select " ~ logged ~ ", " ~ stamped ~ " as _replaced_at from " ~ target ~ " where 1 = 0",
+        "insert into " ~ log ~ " select " ~ logged ~ ", " ~ stamped ~ " from " ~ target ~ " as stored"
+            ~ " where exists (select 1 from " ~ batch ~ " as batch where " ~ matches | join(' and ') ~ ")",
+    ]) }}
+{%- endmacro %}
+
+{% macro default__replaced_rows_format() -%}
+    {{ return('') }}
+{%- endmacro %}
+
+{% macro spark__replaced_rows_format() -%}
+    {{ return(' using parquet') }}
+{%- endmacro %}
+
+
+{#- dbt-duckdb's delete+insert, preceded by the log of the replaced rows when the model is
+    configured with log_replaced. A macro of the root project replaces the adapter's; the
+    adapter's own stays reachable in the `dbt` namespace (the internal packages'). -#}
+{% macro duckdb__get_delete_insert_merge_sql(target, source, unique_key, dest_columns, incremental_predicates) -%}
+    {%- set logged = config.get('log_replaced') -%}
+    {%- if logged -%}
+    {%- for statement in log_replaced_rows(target, source, unique_key, logged) %}
+    {{ statement }};
+    {%- endfor %}
+    {%- endif %}
+    {{ dbt.duckdb__get_delete_insert_merge_sql(
+        target, source, unique_key, dest_columns, incremental_predicates) }}
+{%- endmacro %}
