@@ -31,21 +31,77 @@
 
 with
 
+{% if is_incremental() -%}
+reassigned_records as (
+
+    select source, record_key
+    from {{ ref('customer_id_assignments') }}
+    where {{ after_watermark('assigned_at', '_built_at') }}
+        and source in ('social_events', 'service_interactions')
+
+),
+
+changed_interactions as (
+
+    -- (a) records written to staging since this model last consumed it
+    select {{ dbt.concat(["'social_events:'", 'event_id']) }} as interaction_id
+    from {{ ref('stg_social__events') }}
+    where {{ after_watermark('_loaded_through') }}
+    union
+    select {{ dbt.concat(["'service_interactions:'", 'interaction_id']) }} as interaction_id
+    from {{ ref('stg_service__interactions') }}
+    where {{ after_watermark('_loaded_through') }}
+    union
+    -- (b) records assigned another customer id since this model last wrote
+    select {{ dbt.concat(["'social_events:'", 'social_events.event_id']) }} as interaction_id
+    from {{ ref('stg_social__events') }} as social_events
+    inner join reassigned_records
+        on reassigned_records.source = 'social_events'
+        and reassigned_records.record_key
+            = {{ social_record_key('social_events.platform', 'social_events.handle') }}
+    union
+    select {{ dbt.concat(["'service_interactions:'", 'record_key']) }} as interaction_id
+    from reassigned_records
+    where source = 'service_interactions'
+    union
+    -- (c) store visits of the receipts the orders mart wrote since this model last wrote
+    select {{ dbt.concat(["'pos_transactions:'", 'order_key']) }} as interaction_id
+    from {{ ref('orders') }}
+    where source = 'pos_transactions'
+        and {{ after_watermark('_built_at', '_built_at') }}
+
+),
+{%- endif %}
+
+-- On an incremental run each source is narrowed to the changed interactions first, so the
+-- projection below (the contacts redacted from the content) runs on them only.
 social_events as (
 
     select * from {{ ref('stg_social__events') }}
+    {%- if is_incremental() %}
+    where {{ dbt.concat(["'social_events:'", 'event_id']) }}
+        in (select interaction_id from changed_interactions)
+    {%- endif %}
 
 ),
 
 service_interactions as (
 
     select * from {{ ref('stg_service__interactions') }}
+    {%- if is_incremental() %}
+    where {{ dbt.concat(["'service_interactions:'", 'interaction_id']) }}
+        in (select interaction_id from changed_interactions)
+    {%- endif %}
 
 ),
 
 orders as (
 
     select * from {{ ref('orders') }}
+    {%- if is_incremental() %}
+    where {{ dbt.concat(["'pos_transactions:'", 'order_key']) }}
+        in (select interaction_id from changed_interactions)
+    {%- endif %}
 
 ),
 
@@ -166,46 +222,6 @@ final as (
 )
 
 {% if is_incremental() %}
-
-, reassigned_records as (
-
-    select source, record_key
-    from {{ ref('customer_id_assignments') }}
-    where {{ after_watermark('assigned_at', '_built_at') }}
-        and source in ('social_events', 'service_interactions')
-
-),
-
-changed_interactions as (
-
-    -- (a) records written to staging since this model last consumed it
-    select {{ dbt.concat(["'social_events:'", 'event_id']) }} as interaction_id
-    from social_events
-    where {{ after_watermark('_loaded_through') }}
-    union
-    select {{ dbt.concat(["'service_interactions:'", 'interaction_id']) }} as interaction_id
-    from service_interactions
-    where {{ after_watermark('_loaded_through') }}
-    union
-    -- (b) records assigned another customer id since this model last wrote
-    select {{ dbt.concat(["'social_events:'", 'social_events.event_id']) }} as interaction_id
-    from social_events
-    inner join reassigned_records
-        on reassigned_records.source = 'social_events'
-        and reassigned_records.record_key
-            = {{ social_record_key('social_events.platform', 'social_events.handle') }}
-    union
-    select {{ dbt.concat(["'service_interactions:'", 'record_key']) }} as interaction_id
-    from reassigned_records
-    where source = 'service_interactions'
-    union
-    -- (c) store visits of the receipts the orders mart wrote since this model last wrote
-    select {{ dbt.concat(["'pos_transactions:'", 'order_key']) }} as interaction_id
-    from orders
-    where source = 'pos_transactions'
-        and {{ after_watermark('_built_at', '_built_at') }}
-
-)
 
 {{ rows_of_changed_keys(
     'final', 'changed_interactions', ['interaction_id'], 'interaction_id',

@@ -23,6 +23,21 @@
 
 with
 
+{% if is_incremental() -%}
+changed_orders as (
+
+    -- orders the orders mart wrote since this model last wrote
+    select order_id from {{ ref('orders') }}
+    where {{ after_watermark('_built_at', '_built_at') }}
+    union
+    -- mapped exports: every order, stored or current
+    select order_id from {{ this }} where source = 'generic_orders'
+    union
+    select order_id from {{ ref('orders') }} where source = 'generic_orders'
+
+),
+{%- endif %}
+
 order_lines as (
 
     select * from {{ ref('int_order_lines_unioned') }}
@@ -32,6 +47,10 @@ order_lines as (
 orders as (
 
     select * from {{ ref('orders') }}
+    {%- if is_incremental() %}
+    -- only the changed orders: the join below then reads the lines once, against them
+    where order_id in (select order_id from changed_orders)
+    {%- endif %}
 
 ),
 
@@ -78,19 +97,6 @@ final as (
 )
 
 {% if is_incremental() %}
-
-, changed_orders as (
-
-    -- orders the orders mart wrote since this model last wrote
-    select order_id from orders
-    where {{ after_watermark('_built_at', '_built_at') }}
-    union
-    -- mapped exports: every order, stored or current
-    select order_id from {{ this }} where source = 'generic_orders'
-    union
-    select order_id from orders where source = 'generic_orders'
-
-)
 
 {{ rows_of_changed_keys(
     'final', 'changed_orders', ['order_id'], 'order_id', 'changed_orders.order_id',

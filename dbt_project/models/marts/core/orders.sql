@@ -43,9 +43,45 @@
 
 with
 
+{% if is_incremental() -%}
+changed_orders as (
+
+    -- (a) header or lines written to staging since this model last consumed it
+    {%- for model, (order_source, key) in kept_staging.items() %}
+    select '{{ order_source }}' as source, {{ key }} as order_key
+    from {{ ref(model) }}
+    where {{ after_watermark('_loaded_through') }}
+    union
+    {%- endfor %}
+    -- (b) records assigned another customer id since this model last wrote
+    select source, record_key as order_key
+    from {{ ref('customer_id_assignments') }}
+    where {{ after_watermark('assigned_at', '_built_at') }}
+        and source in ('shopify_orders', 'tmall_orders', 'pos_transactions', 'generic_orders')
+    union
+    -- (c) orders whose rate the resolved rates now give differently
+    {{ orders_with_changed_rates() }}
+    union
+    -- (d) mapped exports: every order, stored or fresh
+    select source, order_key from {{ this }} where source = 'generic_orders'
+    union
+    select source, order_key from {{ ref('int_orders_converted') }} where source = 'generic_orders'
+
+),
+{%- endif %}
+
+-- On an incremental run the orders and their lines are narrowed to the changed orders
+-- first: the lines are then counted for those orders only.
 orders as (
 
-    select * from {{ ref('int_orders_converted') }}
+    select * from {{ ref('int_orders_converted') }} as converted
+    {%- if is_incremental() %}
+    where exists (
+        select 1 from changed_orders
+        where changed_orders.source = converted.source
+            and changed_orders.order_key = converted.order_key
+    )
+    {%- endif %}
 
 ),
 
@@ -56,7 +92,14 @@ order_lines as (
         order_key,
         count(*) as line_count,
         sum(quantity) as item_quantity
-    from {{ ref('int_order_lines_unioned') }}
+    from {{ ref('int_order_lines_unioned') }} as lines
+    {%- if is_incremental() %}
+    where exists (
+        select 1 from changed_orders
+        where changed_orders.source = lines.source
+            and changed_orders.order_key = lines.order_key
+    )
+    {%- endif %}
     group by source, order_key
 
 ),
@@ -118,31 +161,6 @@ final as (
 )
 
 {% if is_incremental() %}
-
-, changed_orders as (
-
-    -- (a) header or lines written to staging since this model last consumed it
-    {%- for model, (order_source, key) in kept_staging.items() %}
-    select '{{ order_source }}' as source, {{ key }} as order_key
-    from {{ ref(model) }}
-    where {{ after_watermark('_loaded_through') }}
-    union
-    {%- endfor %}
-    -- (b) records assigned another customer id since this model last wrote
-    select source, record_key as order_key
-    from {{ ref('customer_id_assignments') }}
-    where {{ after_watermark('assigned_at', '_built_at') }}
-        and source in ('shopify_orders', 'tmall_orders', 'pos_transactions', 'generic_orders')
-    union
-    -- (c) orders whose rate the resolved rates now give differently
-    {{ orders_with_changed_rates() }}
-    union
-    -- (d) mapped exports: every order, stored or fresh
-    select source, order_key from {{ this }} where source = 'generic_orders'
-    union
-    select source, order_key from orders where source = 'generic_orders'
-
-)
 
 {{ rows_of_changed_keys(
     'final', 'changed_orders', ['source', 'order_key'], 'order_id',
