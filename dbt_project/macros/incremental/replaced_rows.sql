@@ -27,25 +27,33 @@
 
 
 {#- A relation: the `columns` of the rows `relation` replaced after this model's newest
-    _built_at (every logged row when this model holds none). Empty when the log does not
-    exist yet (the upstream has never been written by key). -#}
+    _built_at (every logged row when this model holds none). The log exists as soon as
+    `relation` does (its post-hook replaced_rows_log creates it): dbt's relation cache,
+    filled when the run starts, does not know a log created during the run, so it is not
+    asked. -#}
 {% macro rows_replaced_since_built(relation, columns) -%}
-    {%- set log = replaced_rows_relation(relation) -%}
-    {%- set exists = load_relation(log) if execute else none -%}
-    {%- if exists is not none -%}
     (
         select {{ columns | join(', ') }}
-        from {{ log }}
+        from {{ replaced_rows_relation(relation) }}
         where {{ after_watermark('_replaced_at', '_built_at') }}
     )
-    {%- else -%}
-    (
-        select {% for column in columns -%}
-        cast(null as {{ dbt.type_string() }}) as {{ column }}{{ ', ' if not loop.last }}
-        {%- endfor %}
-        where 1 = 0
-    )
-    {%- endif -%}
+{%- endmacro %}
+
+
+{#- Post-hook of a model configured with log_replaced: its log, created empty if it does
+    not exist yet (on the model's first build, which replaces nothing). -#}
+{% macro replaced_rows_log() -%}
+    {{ create_replaced_rows_log(this, config.get('log_replaced')) }}
+{%- endmacro %}
+
+
+{% macro create_replaced_rows_log(target, columns) -%}
+    {{- return(
+        "create table if not exists " ~ replaced_rows_relation(target)
+        ~ adapter.dispatch('replaced_rows_format', 'crm_warehouse')()
+        ~ " as select " ~ columns | join(', ') ~ ", " ~ run_timestamp() ~ " as _replaced_at"
+        ~ " from " ~ target ~ " where 1 = 0"
+    ) -}}
 {%- endmacro %}
 
 
@@ -53,18 +61,15 @@
     whose unique key is in `batch` (the rows about to replace them). Keys match with `=`,
     as in dbt's delete+insert (a null key replaces nothing). -#}
 {% macro log_replaced_rows(target, batch, unique_key, columns) -%}
-    {%- set log = replaced_rows_relation(target) -%}
     {%- set keys = [unique_key] if unique_key is string else unique_key -%}
-    {%- set logged = columns | join(', ') -%}
-    {%- set stamped = run_timestamp() -%}
     {%- set matches = [] -%}
     {%- for key in keys -%}
         {%- do matches.append('batch.' ~ key ~ ' = stored.' ~ key) -%}
     {%- endfor -%}
     {{ return([
-        "create table if not exists " ~ log ~ adapter.dispatch('replaced_rows_format', 'crm_warehouse')()
-            ~ " as select " ~ logged ~ ", " ~ stamped ~ " as _replaced_at from " ~ target ~ " where 1 = 0",
-        "insert into " ~ log ~ " select " ~ logged ~ ", " ~ stamped ~ " from " ~ target ~ " as stored"
+        create_replaced_rows_log(target, columns),
+        "insert into " ~ replaced_rows_relation(target)
+            ~ " select " ~ columns | join(', ') ~ ", " ~ run_timestamp() ~ " from " ~ target ~ " as stored"
             ~ " where exists (select 1 from " ~ batch ~ " as batch where " ~ matches | join(' and ') ~ ")",
     ]) }}
 {%- endmacro %}
