@@ -508,6 +508,52 @@ def snapshot(settings: Settings, order_id: str) -> dict:
     return state
 
 
+def assert_same_warehouse(a: Settings, b: Settings) -> dict[str, int]:
+    """Every table of staging, intermediate, marts and identity in B (a full refresh) is in
+    A (built night by night) with the same columns and the same rows (EXCEPT ALL both
+    ways), but the columns that record when a row was loaded or built, the identity
+    history and the logs of replaced rows (run-time state no full refresh recreates).
+    Returns each compared table's row count."""
+    with connect(b) as con:
+        con.execute(f"attach '{a.duckdb_path}' as incremental (read_only)")
+        tables = con.execute(
+            "select schema_name, table_name from duckdb_tables() where database_name = "
+            "current_database() and schema_name in ('staging', 'intermediate', 'marts', "
+            "'identity') order by all"
+        ).fetchall()
+        tables = [
+            (s, t) for s, t in tables if t not in IDENTITY_HISTORY and not t.endswith("__replaced")
+        ]
+        compared = {}
+        for schema, table in tables:
+            columns = {}
+            for database in ("incremental", b.duckdb_path.stem):
+                columns[database] = con.execute(
+                    "select column_name, data_type from duckdb_columns() where database_name "
+                    "= ? and schema_name = ? and table_name = ? order by column_index",
+                    [database, schema, table],
+                ).fetchall()
+            assert columns["incremental"] == columns[b.duckdb_path.stem], (schema, table)
+            kept = ", ".join(
+                f'"{name}"' for name, _ in columns["incremental"] if name not in RUN_TIME_COLUMNS
+            )
+            full = f"{schema}.{table}"
+            inc = f"incremental.{schema}.{table}"
+            (count_a,) = con.execute(f"select count(*) from {inc}").fetchone()
+            (count_b,) = con.execute(f"select count(*) from {full}").fetchone()
+            only_a = con.execute(
+                f"select {kept} from {inc} except all select {kept} from {full}"
+            ).fetchall()
+            only_b = con.execute(
+                f"select {kept} from {full} except all select {kept} from {inc}"
+            ).fetchall()
+            assert (count_a, only_a[:5], only_b[:5]) == (count_b, [], []), full
+            compared[full] = count_a
+        # (dbt-duckdb keeps B's database open, with A attached to it: let A go)
+        con.execute("detach incremental")
+    return compared
+
+
 def test_incremental_daily_runs_equal_full_refresh(
     data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, release_dbt_duckdb
 ) -> None:
@@ -807,49 +853,10 @@ def test_incremental_daily_runs_equal_full_refresh(
     dbt("run", *SELECT, "--full-refresh")
 
     # --- identical, row for row ----------------------------------------------------------
-    # Every table the two builds made (staging kept by key, intermediate, the facts), but
-    # the columns that record when a row was loaded or built.
-    with connect(b) as con:
-        con.execute(f"attach '{a.duckdb_path}' as incremental (read_only)")
-        tables = con.execute(
-            "select schema_name, table_name from duckdb_tables() where database_name = "
-            "current_database() and schema_name in ('staging', 'intermediate', 'marts', "
-            "'identity') order by all"
-        ).fetchall()
-        # (nor the logs of replaced rows, <model>__replaced: what the nights replaced)
-        tables = [
-            (s, t) for s, t in tables if t not in IDENTITY_HISTORY and not t.endswith("__replaced")
-        ]
-        assert {f"marts.{mart}" for mart in FACTS} <= {f"{s}.{t}" for s, t in tables}
-        compared = []
-        for schema, table in tables:
-            columns = {}
-            for database in ("incremental", b.duckdb_path.stem):
-                columns[database] = con.execute(
-                    "select column_name, data_type from duckdb_columns() where database_name "
-                    "= ? and schema_name = ? and table_name = ? order by column_index",
-                    [database, schema, table],
-                ).fetchall()
-            assert columns["incremental"] == columns[b.duckdb_path.stem], (schema, table)
-            kept = ", ".join(
-                f'"{name}"' for name, _ in columns["incremental"] if name not in RUN_TIME_COLUMNS
-            )
-            full = f"{schema}.{table}"
-            inc = f"incremental.{schema}.{table}"
-            (count_a,) = con.execute(f"select count(*) from {inc}").fetchone()
-            (count_b,) = con.execute(f"select count(*) from {full}").fetchone()
-            only_a = con.execute(
-                f"select {kept} from {inc} except all select {kept} from {full}"
-            ).fetchall()
-            only_b = con.execute(
-                f"select {kept} from {full} except all select {kept} from {inc}"
-            ).fetchall()
-            assert (count_a, only_a[:5], only_b[:5]) == (count_b, [], []), full
-            compared.append((full, count_a))
-        empty = {full for full, count in compared if count == 0}
-        assert empty == EMPTY_IN_THIS_CHAIN, empty
-        # (dbt-duckdb keeps B's database open, with A attached to it: let A go)
-        con.execute("detach incremental")
+    compared = assert_same_warehouse(a, b)
+    assert {f"marts.{mart}" for mart in FACTS} <= set(compared)
+    empty = {table for table, count in compared.items() if count == 0}
+    assert empty == EMPTY_IN_THIS_CHAIN, empty
 
     # --- tests that look at the night (macros/incremental/night_tests.sql) ----------------
     # A bad value planted in an old row of a model kept by key: the night's tests read only
