@@ -34,6 +34,8 @@ INCREMENTAL = {
     "orders",
     "order_lines",
     "interactions",
+    "int_customers_profiled",
+    "int_customer_months_summarised",
 }
 
 

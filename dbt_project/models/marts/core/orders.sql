@@ -16,6 +16,8 @@
 --       converts; the *_reporting amounts follow it);
 --   (d) every order of a mapped export (generic_orders), stored or fresh: its staging is
 --       not kept by key yet, and one of its orders can disappear (a tombstone deletes it).
+-- The customer, day and channel of every row it replaces are logged (log_replaced): the
+-- base int_customer_months_summarised recomputes the group an order left.
 -- A new column derived from another table must join one of these, or incremental runs
 -- keep its stale value on rows no delivery touches. A change to what the model reads (its
 -- SQL, a var, the reporting currency) rebuilds it in full (its fingerprint changes).
@@ -37,7 +39,8 @@
         incremental_strategy='delete+insert',
         unique_key='order_id',
         on_schema_change='fail',
-        post_hook="{{ delete_tombstones('source') }}",
+        post_hook=["{{ delete_tombstones('source') }}", "{{ replaced_rows_log() }}"],
+        log_replaced=['customer_id', 'order_date', 'channel'],
     )
 }}
 
