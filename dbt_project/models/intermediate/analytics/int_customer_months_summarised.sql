@@ -1,8 +1,8 @@
 {#- One row per month, channel and customer with a paid order (orders.is_paid) on or
     before the as-of date: the paid orders, their net revenue and the first of them. The
     anonymous orders of a month and channel form one row with a null customer_id. A
-    compact base for the monthly KPIs (kpis_monthly): at L about half as many rows as
-    orders, and a night rewrites only the groups it touched.
+    compact base for the monthly KPIs (kpis_monthly): about half as many rows as paid
+    orders (264,768 for 502,451 at M), and a night rewrites only the groups it touched.
 
     Kept by group (delete+insert on customer_month_key; docs/incremental.md, "Bases kept
     by another key"): a night recomputes, from all their orders, the groups an order
