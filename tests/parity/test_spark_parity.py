@@ -44,6 +44,7 @@ RUN_TIME_COLUMNS = {
     ("marts", "orders"): {"_built_at"},
     ("marts", "order_lines"): {"_built_at"},
     ("marts", "interactions"): {"_built_at"},
+    ("intermediate", "int_customer_months_summarised"): {"_built_at"},
     # On a night Spark recomputes every identity component (int_identifiers_linked: its
     # planner copies the affected set into every round), so it writes every row of these
     # with the night's watermark, where DuckDB writes the affected records only: same rows,
@@ -51,6 +52,8 @@ RUN_TIME_COLUMNS = {
     ("intermediate", "int_identifiers_linked"): {"_loaded_through"},
     ("intermediate", "int_source_records_resolved"): {"_loaded_through"},
     ("identity", "identity_links"): {"_loaded_through"},
+    # ... and so every customer is one whose records were rewritten
+    ("intermediate", "int_customers_profiled"): {"_loaded_through", "_built_at"},
 }
 # Spark has no TIME type: the POS time of day is 'HH:MM:SS' text there (the raw layer writes
 # it so). Compared as text, which is what DuckDB's TIME casts to.
