@@ -558,17 +558,24 @@ def assert_same_warehouse(a: Settings, b: Settings) -> dict[str, int]:
     return compared
 
 
-def test_incremental_daily_runs_equal_full_refresh(
-    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, release_dbt_duckdb
-) -> None:
+def late_items_chain(data_dir: Path, seed: int) -> tuple[Path, str]:
+    """Four daily deliveries of the XS generator from START, day 2's Tmall items moved to
+    day 3 (a day after their orders). Returns the landing folder and the name of day 1's
+    first paid USD Shopify order, which the tests correct."""
     landing = data_dir / "landing"
     generate(
-        landing, data_dir / "truth", scale="XS", seed=SEED, start_date=START, days=DAYS,
+        landing, data_dir / "truth", scale="XS", seed=seed, start_date=START, days=DAYS,
         cadence="daily",
     )  # fmt: skip
     move(landing, "tmall_order_items", D2, D3)
+    return landing, first_paid_order(landing, D1, "USD")
+
+
+def test_incremental_daily_runs_equal_full_refresh(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, release_dbt_duckdb
+) -> None:
+    landing, order = late_items_chain(data_dir, SEED)
     move(landing, "fx_rates", D3, D4)
-    order = first_paid_order(landing, D1, "USD")
     deliver(
         landing, "shopify_orders", str(D3),
         shopify_correction(

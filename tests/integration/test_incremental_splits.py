@@ -20,17 +20,16 @@ from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from pipelines.generator import generate
 from pipelines.settings import get_settings
 from tests.conftest import deliver
 from tests.integration.test_incremental_facts import (  # noqa: F401 (a fixture)
+    DAYS,
     SELECT,
     START,
     Dbt,
     assert_same_warehouse,
-    first_paid_order,
     ingest,
-    move,
+    late_items_chain,
     release_dbt_duckdb,
     shopify_correction,
 )
@@ -38,7 +37,6 @@ from tests.integration.test_incremental_facts import (  # noqa: F401 (a fixture)
 pytestmark = pytest.mark.xdist_group("incremental_splits")
 
 SEED = 11  # another chain than test_incremental_facts.py's
-DAYS = 4
 CHAIN = [START + timedelta(days=i) for i in range(DAYS)]
 
 
@@ -46,13 +44,7 @@ CHAIN = [START + timedelta(days=i) for i in range(DAYS)]
 def test_any_split_into_nights_gives_the_full_build(
     data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    landing = data_dir / "landing"
-    generate(
-        landing, data_dir / "truth", scale="XS", seed=SEED, start_date=START, days=DAYS,
-        cadence="daily",
-    )  # fmt: skip
-    move(landing, "tmall_order_items", CHAIN[1], CHAIN[2])
-    order = first_paid_order(landing, CHAIN[0], "USD")
+    landing, order = late_items_chain(data_dir, SEED)
     deliver(
         landing, "shopify_orders", str(CHAIN[2]),
         shopify_correction(landing, tmp_path, order, CHAIN[3], "orders_export_fix1.csv"),

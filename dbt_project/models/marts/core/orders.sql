@@ -75,15 +75,19 @@ changed_orders as (
 
 -- On an incremental run the orders and their lines are narrowed to the changed orders
 -- first: the lines are then counted for those orders only.
+{%- set among_changed_orders %}
+    exists (
+        select 1 from changed_orders
+        where changed_orders.source = upstream.source
+            and changed_orders.order_key = upstream.order_key
+    )
+{%- endset %}
+
 orders as (
 
-    select * from {{ ref('int_orders_converted') }} as converted
+    select * from {{ ref('int_orders_converted') }} as upstream
     {%- if is_incremental() %}
-    where exists (
-        select 1 from changed_orders
-        where changed_orders.source = converted.source
-            and changed_orders.order_key = converted.order_key
-    )
+    where {{ among_changed_orders }}
     {%- endif %}
 
 ),
@@ -95,13 +99,9 @@ order_lines as (
         order_key,
         count(*) as line_count,
         sum(quantity) as item_quantity
-    from {{ ref('int_order_lines_unioned') }} as lines
+    from {{ ref('int_order_lines_unioned') }} as upstream
     {%- if is_incremental() %}
-    where exists (
-        select 1 from changed_orders
-        where changed_orders.source = lines.source
-            and changed_orders.order_key = lines.order_key
-    )
+    where {{ among_changed_orders }}
     {%- endif %}
     group by source, order_key
 
