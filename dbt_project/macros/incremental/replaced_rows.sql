@@ -28,7 +28,7 @@
 
 {#- A relation: the `columns` of the rows `relation` replaced after this model's newest
     _built_at (every logged row when this model holds none). The log exists as soon as
-    `relation` does (its post-hook replaced_rows_log creates it): dbt's relation cache,
+    `relation` does (the post-hook replaced_rows_log creates it): dbt's relation cache,
     filled when the run starts, does not know a log created during the run, so it is not
     asked. -#}
 {% macro rows_replaced_since_built(relation, columns) -%}
@@ -40,10 +40,13 @@
 {%- endmacro %}
 
 
-{#- Post-hook of a model configured with log_replaced: its log, created empty if it does
-    not exist yet (on the model's first build, which replaces nothing). -#}
+{#- Post-hook of every model (dbt_project.yml): for a model configured with log_replaced,
+    its log, created empty if it does not exist yet (on the model's first build, which
+    replaces nothing); nothing for the others. -#}
 {% macro replaced_rows_log() -%}
+    {%- if config.get('log_replaced') -%}
     {{ create_replaced_rows_log(this, config.get('log_replaced')) }}
+    {%- endif -%}
 {%- endmacro %}
 
 

@@ -18,7 +18,7 @@
         incremental_strategy='delete+insert',
         unique_key=['source', 'record_key'],
         on_schema_change='fail',
-        post_hook=["{{ delete_tombstones('customer_id') }}", "{{ replaced_rows_log() }}"],
+        post_hook="{{ delete_tombstones('customer_id') }}",
         log_replaced=['customer_id'],
     )
 }}

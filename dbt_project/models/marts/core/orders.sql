@@ -39,7 +39,7 @@
         incremental_strategy='delete+insert',
         unique_key='order_id',
         on_schema_change='fail',
-        post_hook=["{{ delete_tombstones('source') }}", "{{ replaced_rows_log() }}"],
+        post_hook="{{ delete_tombstones('source') }}",
         log_replaced=['customer_id', 'order_date', 'channel'],
     )
 }}
