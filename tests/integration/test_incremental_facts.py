@@ -30,6 +30,8 @@ stored row goes stale happens, and the test asserts that it did:
   night runs again with nothing new (a re-run writes nothing), then a corrected file lands
   in day 2's folder and is loaded (a same-day re-load); day 3's first night stops after
   two staging models (a failed night) and the next try catches up;
+* every night, each model kept by key writes no more than 3 x the keys whose rows the
+  night changed (at least one on a night that delivered anything);
 * the reporting currency changes after day 4: orders and order_lines rebuild in full
   without being asked (their fingerprint changed), and only once.
 """
@@ -416,6 +418,59 @@ def rows_written(settings: Settings, before: dict[str, int]) -> dict[str, tuple[
         }
 
 
+# every kept model's key (the unique_key of its config)
+KEYS = (
+    {f"marts.{m}": k for m, k in FACTS.items()}
+    | {f"staging.{m}": k for m, k in STAGING_BY_KEY.items()}
+    | {f"{schema}.{m}": "source, record_key" for m, schema in IDENTITY_BY_KEY.items()}
+    | {"intermediate.int_identifiers_blocked": "identifier_type, identifier_value"}
+    | {f"{schema}.{m}": "source, order_key" for m, schema in ORDERS_BY_KEY.items()}
+    | {f"{schema}.{m}": k for m, (schema, k) in BASES.items()}
+)
+
+
+def keep_before_night(settings: Settings) -> None:
+    """A copy of every kept table before a night (schema before_night), for night_keys."""
+    with connect(settings) as con:
+        con.execute("create schema if not exists before_night")
+        for table in KEPT:
+            copy = table.replace(".", "__")
+            con.execute(f"create or replace table before_night.{copy} as select * from {table}")
+
+
+def night_keys(settings: Settings, before: dict[str, int]) -> dict[str, tuple[int, int]]:
+    """Per kept model: (keys it wrote in the last night, keys whose rows that night changed).
+    Changed: a key with a row in the table before the night and not after, or after and not
+    before, the columns recording when a row was written left out (EXCEPT ALL both ways on
+    the copy keep_before_night made)."""
+    figures = {}
+    with connect(settings) as con:
+        for table in KEPT:
+            key, copy = KEYS[table], "before_night." + table.replace(".", "__")
+            columns = ", ".join(
+                f'"{name}"'
+                for (name,) in con.execute(
+                    "select column_name from duckdb_columns() where database_name = "
+                    "current_database() and schema_name = ? and table_name = ?",
+                    table.split("."),
+                ).fetchall()
+                if name not in RUN_TIME_COLUMNS
+            )
+            (written,) = con.execute(
+                f"select count(*) from (select distinct {key} from {table} where rowid > ?)",
+                [before[table]],
+            ).fetchone()
+            (changed,) = con.execute(
+                f"select count(*) from (select distinct {key} from ("
+                f"(select {columns} from {table} except all select {columns} from {copy}) "
+                f"union all "
+                f"(select {columns} from {copy} except all select {columns} from {table})))"
+            ).fetchone()
+            figures[table] = (written, changed)
+        con.execute("drop schema before_night cascade")
+    return figures
+
+
 def max_rowids(settings: Settings) -> dict[str, int]:
     with connect(settings) as con:
         return {
@@ -603,6 +658,7 @@ def test_incremental_daily_runs_equal_full_refresh(
         """A night on tables that exist: every kept model by delete+insert into its
         table, none rebuilt. Returns rows written per kept model."""
         before = max_rowids(a)
+        keep_before_night(a)
         statements, rebuilt = dbt.night(a, "run", *SELECT)
         # (the identity history is never rebuilt: it has no fingerprint)
         assert not set(rebuilt) & (
@@ -639,8 +695,10 @@ def test_incremental_daily_runs_equal_full_refresh(
             assert not any(re.search(rf"alter table \S*{target} rename", s) for s in statements), (
                 f"{model} on {day}: table recreated"
             )
+        night_key_counts.append((day, night_keys(a, before)))
         return rows_written(a, before)
 
+    night_key_counts: list[tuple[date, dict[str, tuple[int, int]]]] = []
     late_social = tmp_path / "late_social_events"
     merged: tuple[str, str] = ("", "")
     picks: dict[str, tuple | list] = {}
@@ -720,6 +778,21 @@ def test_incremental_daily_runs_equal_full_refresh(
                 held_back = (day, table) == (D2, "marts.interactions")
                 assert (0 if held_back else 1) <= count <= total, (day, table, count, total)
                 assert day != D2 or count < total, (day, table, count, total)
+
+    # Each kept model writes no more than 3 x its affected keys on every night: the keys
+    # whose rows the night changed (deleted ones included), and at least one on a night
+    # that delivered anything (a key delivered again unchanged is still re-read). Keys, not
+    # rows: delete+insert by key rewrites every row of a key. int_identifiers_blocked is
+    # left out: it rewrites every blocked value on a night that touched a record (above).
+    for day, counts in night_key_counts:
+        delivered = any(counts[f"staging.{m}"][0] for m in STAGING_BY_KEY)
+        for table, (keys_written, keys_changed) in counts.items():
+            if table != "intermediate.int_identifiers_blocked":
+                affected = max(keys_changed, 1 if delivered else 0)
+                assert keys_written <= 3 * affected, (day, table, keys_written, keys_changed)
+    assert len(night_key_counts) == 6 and any(
+        counts["marts.orders"][1] > 10 for _, counts in night_key_counts
+    ), night_key_counts
 
     # --- the scenarios really happened ----------------------------------------------------
     # a re-run of the same night with nothing new: staging kept by key wrote no row
