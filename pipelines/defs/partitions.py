@@ -117,3 +117,17 @@ def dbt_test_rows(window: tuple[date, date] | None, full_refresh: bool) -> str:
     if window is None or full_refresh or window[1].weekday() == FULL_TEST_WEEKDAY:
         return "all"
     return "night"
+
+
+def cadence_period(day: date) -> str:
+    """The week (ISO year and week, Monday first) a landing date belongs to."""
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def run_period(settings: Settings, window: tuple[date, date] | None) -> str:
+    """The week of a run, by its newest landing date: the window's end, or without a
+    window the newest date the run covers. The models on a weekly cadence rebuild on the
+    first run of a week (pipelines/defs/dbt/fingerprints.py::WEEKLY_TAG): a nightly run
+    whose window ends on a Monday, or the next one when that night did not run."""
+    return cadence_period(window[1] if window else dates_to_run(settings)[-1])

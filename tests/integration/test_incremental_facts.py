@@ -32,6 +32,8 @@ stored row goes stale happens, and the test asserts that it did:
   two staging models (a failed night) and the next try catches up;
 * every night, each model kept by key writes no more than 3 x the keys whose rows the
   night changed (at least one on a night that delivered anything);
+* the weekly marts (tag weekly) keep day 1's build through the week and differ from the
+  full build, until the first night of the next week builds them again, and only them;
 * the reporting currency changes after day 4: orders and order_lines rebuild in full
   without being asked (their fingerprint changed), and only once.
 """
@@ -47,8 +49,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 
 from pipelines.defs.dbt import fingerprints
+from pipelines.defs.partitions import cadence_period
 from pipelines.generator import generate
 from pipelines.lib import fx_reference
 from pipelines.lib.contracts import load_contracts
@@ -119,6 +123,14 @@ IDENTITY_HISTORY = {"customer_id_assignments", "customer_id_merges"}
 RUN_TIME_COLUMNS = {"_loaded_at", "_loaded_through", "_built_at"}
 # every model but those that read the CLV asset's output (tag after_clv)
 SELECT = ["--exclude", "tag:after_clv"]
+# the chain's days are one week; the weekly marts are rebuilt on the first run of the next
+WEEK, NEXT_WEEK = cadence_period(START), cadence_period(START + timedelta(days=7))
+
+
+def weekly_marts(manifest_path: Path) -> set[str]:
+    """The marts on a weekly cadence (docs/incremental.md), as marts.<name>."""
+    nodes = fingerprints.load_manifest(manifest_path)["nodes"].values()
+    return {f"marts.{n['name']}" for n in nodes if fingerprints.WEEKLY_TAG in n["config"]["tags"]}
 
 
 class Dbt:
@@ -168,10 +180,11 @@ class Dbt:
         }
         return self.statements
 
-    def night(self, settings: Settings, *args: str) -> tuple[list[str], list[str]]:
-        """A run as the Dagster dbt assets start it: the models whose fingerprint changed
-        build in full (pipelines/defs/dbt/fingerprints.py). Returns the SQL and those models."""
-        wanted, rebuild = fingerprints.rebuild_request(settings, self.manifest_path)
+    def night(self, settings: Settings, *args: str, period: str) -> tuple[list[str], list[str]]:
+        """A run of the week `period` as the Dagster dbt assets start it: the models whose
+        fingerprint changed build in full (pipelines/defs/dbt/fingerprints.py), the weekly
+        marts on the first run of a week. Returns the SQL and those models."""
+        wanted, rebuild = fingerprints.rebuild_request(settings, self.manifest_path, period)
         os.environ[fingerprints.REBUILD_ENV] = ",".join(rebuild)
         try:
             statements = self(*args)
@@ -186,8 +199,6 @@ def release_dbt_duckdb():
     """dbt-duckdb keeps its DuckDB database open after an in-process invocation (profile
     `keep_open` defaults to true in dbt-duckdb 1.11): drop it when the test ends."""
     yield
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-
     DuckDBConnectionManager.close_all_connections()
 
 
@@ -567,12 +578,12 @@ def snapshot(settings: Settings, order_id: str) -> dict:
     return state
 
 
-def assert_same_warehouse(a: Settings, b: Settings) -> dict[str, int]:
+def assert_same_warehouse(a: Settings, b: Settings, skip: set[str] = frozenset()) -> dict[str, int]:
     """Every table of staging, intermediate, marts and identity in B (a full refresh) is in
     A (built night by night) with the same columns and the same rows (EXCEPT ALL both
     ways), but the columns that record when a row was loaded or built, the identity
-    history and the logs of replaced rows (run-time state no full refresh recreates).
-    Returns each compared table's row count."""
+    history and the logs of replaced rows (run-time state no full refresh recreates), and
+    the tables `skip` names (schema.table). Returns each compared table's row count."""
     with connect(b) as con:
         con.execute(f"attach '{a.duckdb_path}' as incremental (read_only)")
         tables = con.execute(
@@ -581,7 +592,9 @@ def assert_same_warehouse(a: Settings, b: Settings) -> dict[str, int]:
             "'identity') order by all"
         ).fetchall()
         tables = [
-            (s, t) for s, t in tables if t not in IDENTITY_HISTORY and not t.endswith("__replaced")
+            (s, t)
+            for s, t in tables
+            if t not in IDENTITY_HISTORY and not t.endswith("__replaced") and f"{s}.{t}" not in skip
         ]
         compared = {}
         for schema, table in tables:
@@ -659,8 +672,10 @@ def test_incremental_daily_runs_equal_full_refresh(
         table, none rebuilt. Returns rows written per kept model."""
         before = max_rowids(a)
         keep_before_night(a)
-        statements, rebuilt = dbt.night(a, "run", *SELECT)
-        # (the identity history is never rebuilt: it has no fingerprint)
+        statements, rebuilt = dbt.night(a, "run", *SELECT, period=WEEK)
+        # (the identity history is never rebuilt: it has no fingerprint; the weekly marts
+        # keep their first night's build all week)
+        assert not {f"marts.{m}" for m in rebuilt} & weekly_marts(dbt.manifest_path)
         assert not set(rebuilt) & (
             set(FACTS)
             | set(STAGING_BY_KEY)
@@ -737,7 +752,7 @@ def test_incremental_daily_runs_equal_full_refresh(
         ingest(a, day)
         if day == D1:  # creates the tables
             dbt("seed")
-            _, rebuilt = dbt.night(a, "run", *SELECT)
+            _, rebuilt = dbt.night(a, "run", *SELECT, period=WEEK)
             assert set(rebuilt) >= set(FACTS) | set(STAGING_BY_KEY)  # no fingerprint yet
             # the log of replaced rows exists from the first build on (the next night's
             # bases read it whether or not dbt's relation cache knows it)
@@ -746,7 +761,7 @@ def test_incremental_daily_runs_equal_full_refresh(
             ) == [(0,)]  # fmt: skip
         elif day == D3:
             # a failed night: it stopped after two staging models; the next try catches up
-            dbt.night(a, "run", "--select", "stg_shopify__orders", "stg_tmall__orders")
+            dbt.night(a, "run", "--select", "stg_shopify__orders", "stg_tmall__orders", period=WEEK)
             state["failed_night"] = tmall_orders_delivered_on(a, D3)
             written[day] = incremental_night(day)
             state["caught_up"] = tmall_orders_delivered_on(a, D3)
@@ -778,21 +793,6 @@ def test_incremental_daily_runs_equal_full_refresh(
                 held_back = (day, table) == (D2, "marts.interactions")
                 assert (0 if held_back else 1) <= count <= total, (day, table, count, total)
                 assert day != D2 or count < total, (day, table, count, total)
-
-    # Each kept model writes no more than 3 x its affected keys on every night: the keys
-    # whose rows the night changed (deleted ones included), and at least one on a night
-    # that delivered anything (a key delivered again unchanged is still re-read). Keys, not
-    # rows: delete+insert by key rewrites every row of a key. int_identifiers_blocked is
-    # left out: it rewrites every blocked value on a night that touched a record (above).
-    for day, counts in night_key_counts:
-        delivered = any(counts[f"staging.{m}"][0] for m in STAGING_BY_KEY)
-        for table, (keys_written, keys_changed) in counts.items():
-            if table != "intermediate.int_identifiers_blocked":
-                affected = max(keys_changed, 1 if delivered else 0)
-                assert keys_written <= 3 * affected, (day, table, keys_written, keys_changed)
-    assert len(night_key_counts) == 6 and any(
-        counts["marts.orders"][1] > 10 for _, counts in night_key_counts
-    ), night_key_counts
 
     # --- the scenarios really happened ----------------------------------------------------
     # a re-run of the same night with nothing new: staging kept by key wrote no row
@@ -903,6 +903,21 @@ def test_incremental_daily_runs_equal_full_refresh(
     ) == [(0,)]  # fmt: skip
     assert snapshot(a, order_id)["contact_customer"] == named
 
+    # Each kept model writes no more than 3 x its affected keys on every night: the keys
+    # whose rows the night changed (deleted ones included), and at least one on a night
+    # that delivered anything (a key delivered again unchanged is still re-read). Keys, not
+    # rows: delete+insert by key rewrites every row of a key. int_identifiers_blocked is
+    # left out: it rewrites every blocked value on a night that touched a record (above).
+    for day, counts in night_key_counts:
+        delivered = any(counts[f"staging.{m}"][0] for m in STAGING_BY_KEY)
+        for table, (keys_written, keys_changed) in counts.items():
+            if table != "intermediate.int_identifiers_blocked":
+                affected = max(keys_changed, 1 if delivered else 0)
+                assert keys_written <= 3 * affected, (day, table, keys_written, keys_changed)
+    assert len(night_key_counts) == 6 and any(
+        counts["marts.orders"][1] > 10 for _, counts in night_key_counts
+    ), night_key_counts
+
     # --- warehouse B: everything at once, one full refresh ----------------------------------
     # (before the reporting currency changes below: that night rebuilds everything
     # downstream of orders in full, which would hide a stale row of any of them)
@@ -913,18 +928,31 @@ def test_incremental_daily_runs_equal_full_refresh(
     dbt("run", *SELECT, "--full-refresh")
 
     # --- identical, row for row ----------------------------------------------------------
-    compared = assert_same_warehouse(a, b)
+    # ... but the weekly marts, which A built on day 1 and kept since: the margins of day 1
+    weekly = weekly_marts(dbt.manifest_path)
+    assert {"marts.margin_by_product", "marts.product_affinity"} <= weekly, weekly
+    compared = assert_same_warehouse(a, b, skip=weekly)
     assert {f"marts.{mart}" for mart in FACTS} <= set(compared)
-    empty = {table for table, count in compared.items() if count == 0}
-    assert empty == EMPTY_IN_THIS_CHAIN, empty
+    assert not weekly & set(compared)
+    stale = query(a, "select sum(order_lines) from marts.margin_by_product")
+    assert stale < query(b, "select sum(order_lines) from marts.margin_by_product"), stale
+    # the first night of the next week, with nothing delivered: they are built again, and
+    # only they
     for key, value in a.env().items():
         monkeypatch.setenv(key, value)
+    _, rebuilt = dbt.night(a, "run", *SELECT, period=NEXT_WEEK)
+    assert {f"marts.{m}" for m in rebuilt} == weekly, rebuilt
+    DuckDBConnectionManager.close_all_connections()  # dbt keeps A open: let it go
+    compared = assert_same_warehouse(a, b)
+    assert weekly <= set(compared)
+    empty = {table for table, count in compared.items() if count == 0}
+    assert empty == EMPTY_IN_THIS_CHAIN, empty
 
     # --- a change to what models read rebuilds them, and only them -------------------------
     # The reporting currency (environment, read by macro reporting_currency) changes: the
     # next night, with nothing delivered, builds orders and order_lines in full, unasked.
     monkeypatch.setenv("CRM_REPORTING_CURRENCY", "USD")
-    statements, rebuilt = dbt.night(a, "run", *SELECT)
+    statements, rebuilt = dbt.night(a, "run", *SELECT, period=NEXT_WEEK)
     assert {"orders", "order_lines"} <= set(rebuilt), rebuilt
     assert not set(rebuilt) & set(STAGING_BY_KEY), rebuilt
     for mart in ("orders", "order_lines"):
@@ -933,7 +961,7 @@ def test_incremental_daily_runs_equal_full_refresh(
             or re.search(rf'alter table \S*"marts"\."{mart}__dbt_tmp" rename', s)
             for s in statements
         ), f"{mart}: not rebuilt"
-    again = dbt.night(a, "run", *SELECT)[1]
+    again = dbt.night(a, "run", *SELECT, period=NEXT_WEEK)[1]
     assert not set(again) & (set(FACTS) | set(STAGING_BY_KEY)), again  # stored: not again
     assert query(a, "select distinct reporting_currency from marts.orders") == [("USD",)]
     # The identity history (full_refresh=false) is never rebuilt, even when named: no rebuild
@@ -964,6 +992,14 @@ def test_incremental_daily_runs_equal_full_refresh(
     newest = "_loaded_through = (select max(_loaded_through) from"
     assert any(newest in s and "value_field" in s for s in statements)
     assert all(newest not in s for s in statements if "having count(*) > 1" in s)
+    # a weekly mart's tests read nothing on a night that kept it, everything on the night
+    # that builds it
+    weekly_tests = ["test", "--select", "margin_by_product"]
+    kept = "where false) dbt_subquery"
+    assert sum(kept in s for s in dbt(*weekly_tests)) == 3  # its three tests
+    monkeypatch.setenv(fingerprints.REBUILD_ENV, "margin_by_product")
+    assert not any(kept in s for s in dbt(*weekly_tests))
+    monkeypatch.delenv(fingerprints.REBUILD_ENV)
     monkeypatch.setenv(fingerprints.TEST_ROWS_ENV, "all")
     result = dbt.runner.invoke([*select, *dbt.common])
     failed = {r.node.name for r in result.result.results if r.status == "fail"}

@@ -5,12 +5,14 @@ changes its fingerprint; run-time settings and unrelated changes do not."""
 from __future__ import annotations
 
 import copy
+from datetime import date
 
 import duckdb
 import pytest
 
 from pipelines.defs.dbt import fingerprints
 from pipelines.defs.dbt.project import prepare_manifest
+from pipelines.defs.partitions import cadence_period
 
 INCREMENTAL = {
     "stg_shopify__orders",
@@ -37,6 +39,8 @@ INCREMENTAL = {
     "int_customers_profiled",
     "int_customer_months_summarised",
 }
+# the as-of marts on a weekly cadence (tag weekly, docs/incremental.md)
+WEEKLY = {"margin_by_product", "margin_by_category", "margin_by_brand", "product_affinity"}
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +59,7 @@ def changed(before: dict[str, str], after: dict[str, str]) -> set[str]:
 
 def test_every_incremental_model_has_a_stable_fingerprint(manifest, variables):
     first = fingerprints.model_fingerprints(manifest, variables, {})
-    assert set(first) == INCREMENTAL
+    assert set(first) == INCREMENTAL | WEEKLY
     assert fingerprints.model_fingerprints(manifest, variables, {}) == first
 
 
@@ -143,3 +147,19 @@ def test_the_branch_a_run_took_does_not_change_a_fingerprint(manifest, variables
     node = edited["nodes"]["model.crm_warehouse.stg_pos__receipt_lines"]
     node["depends_on"]["macros"].append("macro.crm_warehouse.after_watermark")
     assert fingerprints.model_fingerprints(edited, variables, {}) == before
+
+
+def test_a_new_week_rebuilds_the_weekly_marts_only(manifest, variables):
+    week = fingerprints.model_fingerprints(manifest, variables, {}, period="2026-W01")
+    same = fingerprints.model_fingerprints(manifest, variables, {}, period="2026-W01")
+    assert same == week
+    after = fingerprints.model_fingerprints(manifest, variables, {}, period="2026-W02")
+    assert changed(week, after) == WEEKLY
+
+
+def test_the_week_of_a_run_is_that_of_its_newest_landing_date():
+    # ISO weeks start on Monday; the last days of December can be week 1 of the next year
+    assert cadence_period(date(2025, 12, 28)) == "2025-W52"  # a Sunday
+    assert cadence_period(date(2025, 12, 29)) == "2026-W01"  # the Monday after
+    assert cadence_period(date(2026, 1, 4)) == "2026-W01"
+    assert cadence_period(date(2026, 1, 5)) == "2026-W02"

@@ -10,6 +10,10 @@
     in full and of the identity history always read everything. Without the variable
     (a `dbt build` by hand, the tests of the test suite), every test reads every row.
 
+    The tests of a mart on a weekly cadence (tag weekly) read no row on a night that
+    kept it: the table is as its last build left it, and that build's tests read it all.
+    They read every row on the run that builds it (a new week, a changed fingerprint).
+
     This is dbt's own hook for a test's `where` config (get_where_subquery); a `where` set
     on a test still wins.
 -#}
@@ -28,6 +32,11 @@
             and tested.config.get('full_refresh') != false
             and '_loaded_through' in tested.columns -%}
             {%- set where = '_loaded_through = (select max(_loaded_through) from ' ~ relation ~ ')' -%}
+        {%- elif tested
+            and 'weekly' in tested.config.get('tags', [])
+            and not flags.FULL_REFRESH
+            and tested.name not in env_var('CRM_REBUILD_MODELS', '').split(',') -%}
+            {%- set where = 'false' -%}
         {%- endif -%}
     {%- endif -%}
     {%- if where -%}

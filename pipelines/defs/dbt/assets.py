@@ -25,7 +25,7 @@ from dagster_dbt import (
 
 from pipelines.defs.dbt import fingerprints
 from pipelines.defs.dbt.project import dbt_project, prepare_manifest
-from pipelines.defs.partitions import FULL_REFRESH_TAG, dbt_test_rows, window_of
+from pipelines.defs.partitions import FULL_REFRESH_TAG, dbt_test_rows, run_period, window_of
 from pipelines.lib.observe import preview_markdown
 from pipelines.settings import connect, get_settings
 
@@ -118,13 +118,14 @@ def keep_invocation(target: Path) -> None:
 def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     target = invocation_dir(context)
     settings = get_settings()
-    wanted, rebuild = fingerprints.rebuild_request(settings, manifest)
+    window = window_of(context)
+    wanted, rebuild = fingerprints.rebuild_request(settings, manifest, run_period(settings, window))
     if rebuild:
         context.log.info(
-            "building in full (what they read changed since their last build): "
-            + ", ".join(rebuild)
+            "building in full (what they read changed since their last build, or the week "
+            "of a weekly mart): " + ", ".join(rebuild)
         )
-    rows = dbt_test_rows(window_of(context), context.run.tags.get(FULL_REFRESH_TAG) == "true")
+    rows = dbt_test_rows(window, context.run.tags.get(FULL_REFRESH_TAG) == "true")
     if rows == "night":
         context.log.info("dbt tests of the models kept by key read the rows this run writes")
     with _environment(

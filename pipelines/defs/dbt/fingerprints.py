@@ -29,6 +29,10 @@ import yaml
 from pipelines.settings import DBT_PROJECT_DIR, Settings, connect
 
 REBUILD_ENV = "CRM_REBUILD_MODELS"
+# Models tagged so are as-of marts kept a week (docs/incremental.md, "Marts on a weekly
+# cadence"): the period of the run is part of their fingerprint, so the first run of a
+# new period rebuilds them and every other run leaves them as they are.
+WEEKLY_TAG = "weekly"
 # which rows the dbt tests of the models kept by key read (pipelines/defs/dbt/assets.py)
 TEST_ROWS_ENV = "CRM_DBT_TEST_ROWS"
 STATE_TABLE = "build_state.model_fingerprints"
@@ -52,9 +56,13 @@ def project_vars(project_dir: Path = DBT_PROJECT_DIR) -> dict:
 
 
 def model_fingerprints(
-    manifest: Mapping, variables: Mapping, environ: Mapping[str, str] | None = None
+    manifest: Mapping,
+    variables: Mapping,
+    environ: Mapping[str, str] | None = None,
+    period: str | None = None,
 ) -> dict[str, str]:
-    """Fingerprint of every incremental model, by model name."""
+    """Fingerprint of every incremental model, by model name; `period` (the run's week,
+    pipelines/defs/partitions.py::cadence_period) is part of the weekly models' only."""
     environ = os.environ if environ is None else environ
     nodes, macros = manifest["nodes"], manifest["macros"]
 
@@ -93,6 +101,8 @@ def model_fingerprints(
             "env": {n: environ.get(n) for n in env_names},
             "parents": sorted(parents),
         }
+        if WEEKLY_TAG in (node.get("config") or {}).get("tags", []):
+            content["period"] = period
         return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
     # full_refresh=false: a history only this warehouse holds (the identity assignments
@@ -157,10 +167,12 @@ def load_manifest(path: Path) -> dict:
         return json.load(f)
 
 
-def rebuild_request(settings: Settings, manifest_path: Path) -> tuple[dict[str, str], list[str]]:
+def rebuild_request(
+    settings: Settings, manifest_path: Path, period: str | None
+) -> tuple[dict[str, str], list[str]]:
     """Each incremental model's fingerprint, and the models to build in full: those whose
     fingerprint differs from the one stored at their last build (or that have none)."""
-    wanted = model_fingerprints(load_manifest(manifest_path), project_vars())
+    wanted = model_fingerprints(load_manifest(manifest_path), project_vars(), period=period)
     stored: dict[str, str] = {}
     if settings.duckdb_path.exists():
         # not read_only: a process that ran dbt in-process still holds the file open

@@ -1,6 +1,17 @@
 {#- Profitability: one row per catalogue brand of the products sold on paid order lines
     (macro costed_order_lines); brand null = SKUs missing from the catalogue. -#}
 
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        tags=['weekly'],
+    )
+}}
+{%- if is_incremental() %}
+{{ kept_for_the_week() }}
+{%- else %}
 with
 
 lines as (
@@ -21,3 +32,4 @@ final as (
 )
 
 select * from final
+{%- endif %}

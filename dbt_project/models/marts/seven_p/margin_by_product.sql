@@ -1,6 +1,17 @@
 {#- Profitability: one row per product SKU sold on paid order lines (macro
     costed_order_lines); product_sku null = lines that carry no SKU. -#}
 
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        tags=['weekly'],
+    )
+}}
+{%- if is_incremental() %}
+{{ kept_for_the_week() }}
+{%- else %}
 with
 
 lines as (
@@ -23,3 +34,4 @@ final as (
 )
 
 select * from final
+{%- endif %}

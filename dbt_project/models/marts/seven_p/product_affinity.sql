@@ -3,6 +3,17 @@
     that have a SKU line. Only pairs with support >= var affinity_min_support and at
     least var affinity_min_orders orders together are kept. -#}
 
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        tags=['weekly'],
+    )
+}}
+{%- if is_incremental() %}
+{{ kept_for_the_week() }}
+{%- else %}
 {%- set as_of = as_of_date() %}
 
 with
@@ -79,3 +90,4 @@ final as (
 )
 
 select * from final
+{%- endif %}
