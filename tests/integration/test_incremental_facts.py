@@ -997,8 +997,14 @@ def test_incremental_daily_runs_equal_full_refresh(
     weekly_tests = ["test", "--select", "margin_by_product"]
     kept = "where false) dbt_subquery"
     assert sum(kept in s for s in dbt(*weekly_tests)) == 3  # its three tests
+    # ... and the margins reconcile with the nightly margin_by_customer on that night only
+    reconcile = ["test", "--select", "assert_margin_marts_reconcile"]
+    customer_check = "totals.mart = 'margin_by_customer'"
+    statements = [s for s in dbt(*reconcile) if "totals as (" in s]
+    assert statements and not any(customer_check in s for s in statements)
     monkeypatch.setenv(fingerprints.REBUILD_ENV, "margin_by_product")
     assert not any(kept in s for s in dbt(*weekly_tests))
+    assert any(customer_check in s for s in dbt(*reconcile))
     monkeypatch.delenv(fingerprints.REBUILD_ENV)
     monkeypatch.setenv(fingerprints.TEST_ROWS_ENV, "all")
     result = dbt.runner.invoke([*select, *dbt.common])

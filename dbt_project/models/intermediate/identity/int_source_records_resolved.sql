@@ -8,8 +8,11 @@
     older anchor's id survives and the other is retired (logged in customer_id_merges).
 
     Kept by record (delete+insert on (source, record_key)): a night rewrites the records
-    int_identifiers_linked wrote after this model's _loaded_through, and deletes the touched
-    records that are no longer in the graph (a tombstone). The customer_id of every row it
+    it delivered and, of the records int_identifiers_linked wrote after this model's
+    _loaded_through, those that are new or whose customer_id changed, and deletes those no
+    longer in the graph (a tombstone). int_identifiers_linked rewrites every record of a component the night
+    touched (about 10 per new record at L, a customer's earlier orders); their customer_id
+    stays, so their rows, and everything downstream of them, stay too. The customer_id of every row it
     replaces is logged (log_replaced): int_customers_profiled recomputes the customer a
     record left. -#}
 {{
@@ -28,8 +31,29 @@
 with
 
 {% if is_incremental() -%}
+relinked_records as (
+    select source, record_key
+    from {{ ref('int_identifiers_linked') }}
+    where {{ after_watermark('_loaded_through') }}
+),
+
+-- the records the night delivered (their rows downstream read, e.g. the profile), and
+-- of the records int_identifiers_linked rewrote, those new, relabelled or gone
 changed_records as (
-    {{ identity_records_relinked() }}
+    {{ identity_changed_records() }}
+    union
+    select relinked_records.source, relinked_records.record_key
+    from relinked_records
+    left join {{ ref('int_identifiers_linked') }} as linked
+        on relinked_records.source = linked.source
+        and relinked_records.record_key = linked.record_key
+    left join {{ this }} as stored
+        on relinked_records.source = stored.source
+        and relinked_records.record_key = stored.record_key
+    where linked.record_key is null
+        or stored.record_key is null
+        or stored.customer_id
+        <> {{ identity_customer_id('linked.anchor_source', 'linked.anchor_record_key') }}
 ),
 {%- endif %}
 
