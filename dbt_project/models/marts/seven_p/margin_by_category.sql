@@ -4,7 +4,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
+        incremental_strategy='delete+insert',
+        unique_key='category',
         on_schema_change='fail',
         tags=['weekly'],
     )

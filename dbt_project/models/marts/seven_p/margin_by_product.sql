@@ -4,7 +4,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
+        incremental_strategy='delete+insert',
+        unique_key='product_sku',
         on_schema_change='fail',
         tags=['weekly'],
     )

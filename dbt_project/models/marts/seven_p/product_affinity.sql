@@ -6,7 +6,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
+        incremental_strategy='delete+insert',
+        unique_key=['sku_a', 'sku_b'],
         on_schema_change='fail',
         tags=['weekly'],
     )
