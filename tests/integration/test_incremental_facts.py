@@ -429,15 +429,17 @@ def rows_written(settings: Settings, before: dict[str, int]) -> dict[str, tuple[
         }
 
 
-# every kept model's key (the unique_key of its config)
-KEYS = (
-    {f"marts.{m}": k for m, k in FACTS.items()}
-    | {f"staging.{m}": k for m, k in STAGING_BY_KEY.items()}
-    | {f"{schema}.{m}": "source, record_key" for m, schema in IDENTITY_BY_KEY.items()}
-    | {"intermediate.int_identifiers_blocked": "identifier_type, identifier_value"}
-    | {f"{schema}.{m}": "source, order_key" for m, schema in ORDERS_BY_KEY.items()}
-    | {f"{schema}.{m}": k for m, (schema, k) in BASES.items()}
-)
+def model_keys(manifest_path: Path) -> dict[str, str]:
+    """Every kept model's key, as the unique_key of its config declares it: schema.name ->
+    its columns, comma-separated."""
+    keys = {}
+    for node in fingerprints.load_manifest(manifest_path)["nodes"].values():
+        key = node["config"].get("unique_key")
+        if node["resource_type"] == "model" and key:
+            keys[f"{node['schema']}.{node['name']}"] = (
+                key if isinstance(key, str) else ", ".join(key)
+            )
+    return keys
 
 
 def keep_before_night(settings: Settings) -> None:
@@ -449,7 +451,9 @@ def keep_before_night(settings: Settings) -> None:
             con.execute(f"create or replace table before_night.{copy} as select * from {table}")
 
 
-def night_keys(settings: Settings, before: dict[str, int]) -> dict[str, tuple[int, int]]:
+def night_keys(
+    settings: Settings, before: dict[str, int], keys: dict[str, str]
+) -> dict[str, tuple[int, int]]:
     """Per kept model: (keys it wrote in the last night, keys whose rows that night changed).
     Changed: a key with a row in the table before the night and not after, or after and not
     before, the columns recording when a row was written left out (EXCEPT ALL both ways on
@@ -457,7 +461,7 @@ def night_keys(settings: Settings, before: dict[str, int]) -> dict[str, tuple[in
     figures = {}
     with connect(settings) as con:
         for table in KEPT:
-            key, copy = KEYS[table], "before_night." + table.replace(".", "__")
+            key, copy = keys[table], "before_night." + table.replace(".", "__")
             columns = ", ".join(
                 f'"{name}"'
                 for (name,) in con.execute(
@@ -710,7 +714,7 @@ def test_incremental_daily_runs_equal_full_refresh(
             assert not any(re.search(rf"alter table \S*{target} rename", s) for s in statements), (
                 f"{model} on {day}: table recreated"
             )
-        night_key_counts.append((day, night_keys(a, before)))
+        night_key_counts.append((day, night_keys(a, before, model_keys(dbt.manifest_path))))
         return rows_written(a, before)
 
     night_key_counts: list[tuple[date, dict[str, tuple[int, int]]]] = []
