@@ -99,24 +99,24 @@ ORDERS_BY_KEY = {
     "int_order_lines_unioned": "intermediate",
     "int_orders_converted": "intermediate",
 }
-# The bases kept by a coarser key than their upstream (docs/incremental.md, "Bases kept by
-# another key"): model -> (schema, key).
+# The bases and marts kept by a coarser key than their upstream (docs/incremental.md,
+# "Bases kept by another key"): model -> (schema, key).
 BASES = {
     "int_customers_profiled": ("intermediate", "customer_id"),
     "int_customer_months_summarised": ("intermediate", "customer_month_key"),
+    "product_recommendations": ("marts", "customer_id"),
 }
 # The tables this four-day chain leaves empty, so their comparison proves nothing: no
-# mapped export is delivered, no product pair reaches the affinity's support (hence no
-# recommendation), no customer has lapsed long enough to be won back. Every other table
-# must hold rows.
+# mapped export is delivered, no customer has lapsed long enough to be won back. Every
+# other table must hold rows.
 EMPTY_IN_THIS_CHAIN = {
     "staging.stg_generic__orders",
     "staging.stg_generic__order_lines",
-    "marts.product_affinity",
-    "marts.product_recommendations",
-    "marts.audience_recommendations",
     "marts.audience_win_back",
 }
+# A few days of orders hold no product pair at the affinity's default support: any pair
+# bought together once counts here, so product_affinity and the recommendations hold rows.
+CHAIN_VARS = '{"affinity_min_orders": 1, "affinity_min_support": 0}'
 # the identity history: run-time state no full refresh can recreate, not compared
 IDENTITY_HISTORY = {"customer_id_assignments", "customer_id_merges"}
 # Columns that record when a row was loaded or built: they differ between the two builds.
@@ -131,6 +131,27 @@ def weekly_marts(manifest_path: Path) -> set[str]:
     """The marts on a weekly cadence (docs/incremental.md), as marts.<name>."""
     nodes = fingerprints.load_manifest(manifest_path)["nodes"].values()
     return {f"marts.{n['name']}" for n in nodes if fingerprints.WEEKLY_TAG in n["config"]["tags"]}
+
+
+def weekly_readers(manifest_path: Path, materialized: str | None = None) -> set[str]:
+    """The models downstream of a weekly mart, as schema.name (only those `materialized` so,
+    when given): mid-week they read the weekly marts as kept, so they differ from a full
+    build; the incremental ones hold the weekly marts' fingerprints in theirs and rebuild
+    with them."""
+    manifest = fingerprints.load_manifest(manifest_path)
+    nodes = manifest["nodes"]
+    found: set[str] = set()
+    todo = [uid for uid, n in nodes.items() if fingerprints.WEEKLY_TAG in n["config"]["tags"]]
+    while todo:
+        for child in manifest["child_map"].get(todo.pop(), []):
+            if child in nodes and nodes[child]["resource_type"] == "model" and child not in found:
+                found.add(child)
+                todo.append(child)
+    return {
+        f"{nodes[uid]['schema']}.{nodes[uid]['name']}"
+        for uid in found
+        if materialized in (None, nodes[uid]["config"]["materialized"])
+    }
 
 
 class Dbt:
@@ -152,6 +173,8 @@ class Dbt:
             "--log-path",
             str(target / "logs"),
             "--quiet",
+            "--vars",
+            CHAIN_VARS,
         ]
         self.manifest_path = target / "manifest.json"
         parsed = dbtRunner().invoke(["parse", *self.common])
@@ -932,20 +955,45 @@ def test_incremental_daily_runs_equal_full_refresh(
     dbt("run", *SELECT, "--full-refresh")
 
     # --- identical, row for row ----------------------------------------------------------
-    # ... but the weekly marts, which A built on day 1 and kept since: the margins of day 1
+    # ... but the weekly marts, which A built on day 1 and kept since (the margins and the
+    # product pairs of day 1), and the marts that read them
     weekly = weekly_marts(dbt.manifest_path)
     assert {"marts.margin_by_product", "marts.product_affinity"} <= weekly, weekly
-    compared = assert_same_warehouse(a, b, skip=weekly)
+    readers = weekly_readers(dbt.manifest_path)
+    assert "marts.product_recommendations" in readers, readers
+    compared = assert_same_warehouse(a, b, skip=weekly | readers)
     assert {f"marts.{mart}" for mart in FACTS} <= set(compared)
-    assert not weekly & set(compared)
+    assert not (weekly | readers) & set(compared)
     stale = query(a, "select sum(order_lines) from marts.margin_by_product")
     assert stale < query(b, "select sum(order_lines) from marts.margin_by_product"), stale
-    # the first night of the next week, with nothing delivered: they are built again, and
-    # only they
+    # The recommendations, kept by customer on the nights since day 1, are what a full
+    # build of them gives from A's own tables (day 1's product pairs, today's orders).
+    [(kept,)] = query(a, "select count(*) from marts.product_recommendations")
+    assert kept > 0
+    with connect(a) as con:
+        con.execute("create schema if not exists kept")
+        con.execute(
+            "create or replace table kept.recommendations as "
+            "select * exclude (_built_at) from marts.product_recommendations"
+        )
     for key, value in a.env().items():
         monkeypatch.setenv(key, value)
+    dbt("run", "--select", "product_recommendations", "--full-refresh")
+    DuckDBConnectionManager.close_all_connections()
+    assert query(
+        a,
+        "select count(*) from (select * exclude (_built_at) from marts.product_recommendations "
+        "except all select * from kept.recommendations) "
+        "union all select count(*) from (select * from kept.recommendations "
+        "except all select * exclude (_built_at) from marts.product_recommendations)",
+    ) == [(0,), (0,)]
+    # the first night of the next week, with nothing delivered: they are built again, and
+    # only they and the incremental models reading them (their fingerprints hold the
+    # weekly marts')
     _, rebuilt = dbt.night(a, "run", *SELECT, period=NEXT_WEEK)
-    assert {f"marts.{m}" for m in rebuilt} == weekly, rebuilt
+    assert {f"marts.{m}" for m in rebuilt} == weekly | weekly_readers(
+        dbt.manifest_path, "incremental"
+    ), rebuilt
     DuckDBConnectionManager.close_all_connections()  # dbt keeps A open: let it go
     compared = assert_same_warehouse(a, b)
     assert weekly <= set(compared)
@@ -996,6 +1044,11 @@ def test_incremental_daily_runs_equal_full_refresh(
     newest = "_loaded_through = (select max(_loaded_through) from"
     assert any(newest in s and "value_field" in s for s in statements)
     assert all(newest not in s for s in statements if "having count(*) > 1" in s)
+    # a mart kept by customer has no staging watermark: its last write is its last run's
+    statements = dbt("test", "--select", "product_recommendations")
+    last_run = "_built_at = (select max(_built_at) from"
+    assert any(last_run in s and "customer_id is null" in s for s in statements)
+    assert all(last_run not in s for s in statements if "having count(*) > 1" in s)
     # a weekly mart's tests read nothing on a night that kept it, everything on the night
     # that builds it
     weekly_tests = ["test", "--select", "margin_by_product"]

@@ -45,6 +45,7 @@ RUN_TIME_COLUMNS = {
     ("marts", "order_lines"): {"_built_at"},
     ("marts", "interactions"): {"_built_at"},
     ("intermediate", "int_customer_months_summarised"): {"_built_at"},
+    ("marts", "product_recommendations"): {"_built_at"},
     # On a night Spark recomputes every identity component (int_identifiers_linked: its
     # planner copies the affected set into every round), so it writes every row of these
     # with the night's watermark, where DuckDB writes the affected records only: same rows,

@@ -6,9 +6,10 @@
     were written. With CRM_DBT_TEST_ROWS=night (set by the Dagster dbt assets on an
     incremental night, but not on the weekly full-test night: pipelines/defs/dbt/assets.py),
     such a test reads only the rows of the model's last write: those whose _loaded_through
-    is the model's newest. Uniqueness (grain) tests, singular tests, tests of tables built
-    in full and of the identity history always read everything. Without the variable
-    (a `dbt build` by hand, the tests of the test suite), every test reads every row.
+    is the model's newest (or, in a model with no _loaded_through, whose _built_at is).
+    Uniqueness (grain) tests, singular tests, tests of tables built in full and of the
+    identity history always read everything. Without the variable (a `dbt build` by hand,
+    the tests of the test suite), every test reads every row.
 
     The tests of a mart on a weekly cadence (tag weekly) read no row on a night that
     kept it: the table is as its last build left it, and that build's tests read it all.
@@ -26,12 +27,15 @@
             read them only -#}
         {%- set test_name = (model.get('test_metadata') or {}).get('name', '') -%}
         {%- set tested = graph.nodes.get(model.get('attached_node') or '') -%}
-        {%- if test_name in ['not_null', 'accepted_values', 'relationships']
-            and tested
+        {%- set kept_by_key = tested
             and tested.config.materialized == 'incremental'
-            and tested.config.get('full_refresh') != false
-            and '_loaded_through' in tested.columns -%}
-            {%- set where = '_loaded_through = (select max(_loaded_through) from ' ~ relation ~ ')' -%}
+            and tested.config.get('full_refresh') != false -%}
+        {#- the last write: its staging watermark, or the run that wrote it (a model kept
+            by another key, with _built_at only) -#}
+        {%- set watermark = '_loaded_through' if kept_by_key and '_loaded_through' in tested.columns
+            else ('_built_at' if kept_by_key and '_built_at' in tested.columns else none) -%}
+        {%- if test_name in ['not_null', 'accepted_values', 'relationships'] and watermark -%}
+            {%- set where = watermark ~ ' = (select max(' ~ watermark ~ ') from ' ~ relation ~ ')' -%}
         {%- elif tested
             and 'weekly' in tested.config.get('tags', [])
             and not flags.FULL_REFRESH

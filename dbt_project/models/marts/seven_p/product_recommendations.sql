@@ -3,11 +3,44 @@
     the SKUs they did buy of the lift of each product_affinity pair (lift above var
     recommendation_min_lift), then by the summed confidence bought -> recommended; ties
     by SKU. Scores are rounded to 6 decimals before ranking so the order never depends on
-    the summation order of floating-point numbers. -#}
+    the summation order of floating-point numbers.
+
+    Kept by customer (delete+insert on customer_id; docs/incremental.md, "Marts kept by
+    customer"): a customer's recommendations depend only on what they bought and on the
+    product pairs. The pairs are rebuilt once a week (product_affinity, tag weekly), and
+    their fingerprint is part of this model's, so the week's first run rebuilds every
+    customer here too; on the other nights a run recomputes the customers an order joined
+    (the orders the orders mart wrote after this model's _built_at) or left (the customer
+    of the rows it replaced since then, from its log: a merged-away customer loses its
+    rows), and deletes those left with no recommendation (a tombstone). -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='customer_id',
+        on_schema_change='fail',
+        post_hook="{{ delete_tombstones('product_sku') }}",
+    )
+}}
 
 {%- set as_of = as_of_date() %}
 
 with
+
+{% if is_incremental() -%}
+changed_customers as (
+
+    select customer_id
+    from {{ ref('orders') }}
+    where {{ after_watermark('_built_at', '_built_at') }}
+        and customer_id is not null
+    union
+    select customer_id
+    from {{ rows_replaced_since_built(ref('orders'), ['customer_id']) }} as left_customers
+    where customer_id is not null
+
+),
+{%- endif %}
 
 rules as (
 
@@ -35,6 +68,9 @@ bought as (
         and order_lines.customer_id is not null
         and order_lines.product_sku is not null
         and order_lines.quantity > 0
+        {%- if is_incremental() %}
+        and order_lines.customer_id in (select customer_id from changed_customers)
+        {%- endif %}
 
 ),
 
@@ -77,10 +113,19 @@ final as (
         product_sku,
         lift_score,
         confidence_score,
-        supporting_skus
+        supporting_skus,
+        {{ run_timestamp() }} as _built_at
     from ranked
     where recommendation_rank <= {{ var('recommendations_per_customer') }}
 
 )
 
+{% if is_incremental() %}
+
+{{ rows_of_changed_keys('final', 'changed_customers', ['customer_id'], ['customer_id']) }}
+
+{% else %}
+
 select * from final
+
+{% endif %}
