@@ -156,8 +156,11 @@ contacts as (
             partition by r.customer_id, n.identifier_type
             order by count(*) desc, max(n.last_seen_at) desc, n.identifier_value
         ) as contact_rank
+    -- the customers' records as `records` holds them (on a night, those of the changed
+    -- customers only): joined with the resolved records and filtered afterwards, DuckDB
+    -- joined every identifier of the history first (at L 7.8 M rows for 0.36 M kept)
     from {{ ref('int_identifiers_normalised') }} as n
-    inner join {{ ref('int_source_records_resolved') }} as r
+    inner join records as r
         on n.source = r.source
         and n.record_key = r.record_key
     left join {{ ref('int_identifiers_blocked') }} as b
@@ -166,9 +169,6 @@ contacts as (
         and b.block_rule = 'blocklist'
     where n.identifier_type in ('email', 'phone')
         and b.identifier_value is null
-        {%- if is_incremental() %}
-        and r.customer_id in (select customer_id from changed_customers)
-        {%- endif %}
     group by r.customer_id, n.identifier_type, n.identifier_value
 ),
 

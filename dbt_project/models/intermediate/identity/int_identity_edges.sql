@@ -37,12 +37,15 @@ changed_records as (
 ),
 
 status_changed as (
-    -- stored as a plain edge, blocked now
+    -- stored as a plain edge, blocked now (matched on the edge's integer key, so that the
+    -- scan of the stored edges reads one column)
     select distinct e.base_identifier_type, e.base_identifier_value
     from {{ this }} as e
-    inner join {{ ref('int_identifiers_blocked') }} as b
-        on e.base_identifier_type = b.identifier_type
-        and e.base_identifier_value = b.identifier_value
+    inner join (
+        select {{ identity_identifier_id('identifier_type', 'identifier_value') }} as identifier_id
+        from {{ ref('int_identifiers_blocked') }}
+    ) as b
+        on e.identifier_id = b.identifier_id
     where e.identifier_type = e.base_identifier_type
     union
     -- stored as compound edges (shared), not shared now
@@ -65,6 +68,15 @@ affected_records as (
         on n.identifier_type = s.base_identifier_type
         and n.identifier_value = s.base_identifier_value
 ),
+
+-- the affected records' identifiers, on their own before any other join
+affected_identifiers as {{ materialized_cte() }} (
+    select n.source, n.record_key, n.identifier_type, n.identifier_value, n.person_name
+    from {{ ref('int_identifiers_normalised') }} as n
+    inner join affected_records as a
+        on n.source = a.source
+        and n.record_key = a.record_key
+),
 {%- endif %}
 
 normalised as (
@@ -75,16 +87,14 @@ normalised as (
         n.identifier_value,
         n.person_name,
         b.block_rule
+    {%- if is_incremental() %}
+    from affected_identifiers as n
+    {%- else %}
     from {{ ref('int_identifiers_normalised') }} as n
+    {%- endif %}
     left join {{ ref('int_identifiers_blocked') }} as b
         on n.identifier_type = b.identifier_type
         and n.identifier_value = b.identifier_value
-    {%- if is_incremental() %}
-    where exists (
-        select 1 from affected_records as a
-        where a.source = n.source and a.record_key = n.record_key
-    )
-    {%- endif %}
 ),
 
 graph_identifiers as (

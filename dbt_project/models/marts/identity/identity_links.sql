@@ -27,23 +27,31 @@ changed_records as (
 ),
 {%- endif %}
 
-edges as (
-    select record_id, identifier_id, identifier_type, identifier_value
-    from {{ ref('int_identity_edges') }}
+-- the edges of the records linked (on a night, of the changed records only: the
+-- identifier counts below then read one column of the other edges, not their values)
+linked_edges as (
+    select
+        l.source,
+        l.record_key,
+        l.anchor_source,
+        l.anchor_record_key,
+        e.identifier_id,
+        e.identifier_type,
+        e.identifier_value
+    from {{ ref('int_identity_edges') }} as e
+    inner join {{ ref('int_identifiers_linked') }} as l on e.record_id = l.record_id
+    {%- if is_incremental() %}
+    inner join changed_records as c
+        on l.source = c.source
+        and l.record_key = c.record_key
+    {%- endif %}
 ),
 
 counted as (
     select identifier_id, count(*) as identifier_records
-    from edges
+    from {{ ref('int_identity_edges') }}
     {%- if is_incremental() %}
-    where identifier_id in (
-        select e.identifier_id
-        from edges as e
-        inner join {{ ref('int_identifiers_linked') }} as l on e.record_id = l.record_id
-        inner join changed_records as c
-            on l.source = c.source
-            and l.record_key = c.record_key
-    )
+    where identifier_id in (select identifier_id from linked_edges)
     {%- endif %}
     group by identifier_id
     having count(*) > 1
@@ -51,17 +59,16 @@ counted as (
 
 final as (
     select
-        {{ identity_customer_id('l.anchor_source', 'l.anchor_record_key') }} as customer_id,
-        l.source,
-        l.record_key,
+        {{ identity_customer_id('e.anchor_source', 'e.anchor_record_key') }} as customer_id,
+        e.source,
+        e.record_key,
         e.identifier_type,
         e.identifier_value,
         c.identifier_records as linked_records,
         -- the change feed's watermark (docs/incremental.md)
         {{ identity_loaded_through() }} as _loaded_through
-    from edges as e
+    from linked_edges as e
     inner join counted as c on e.identifier_id = c.identifier_id
-    inner join {{ ref('int_identifiers_linked') }} as l on e.record_id = l.record_id
 )
 
 {% if is_incremental() %}
