@@ -1049,6 +1049,16 @@ def test_incremental_daily_runs_equal_full_refresh(
     last_run = "_built_at = (select max(_built_at) from"
     assert any(last_run in s and "customer_id is null" in s for s in statements)
     assert all(last_run not in s for s in statements if "having count(*) > 1" in s)
+    # the identity graph's singular tests check the records of the last write
+    statements = dbt(
+        "test",
+        "--select",
+        "assert_identity_graph_converged",
+        "assert_identity_anchor_is_earliest_record",
+    )
+    assert (
+        sum("w._loaded_through = (select max(_loaded_through) from" in s for s in statements) == 2
+    )
     # a weekly mart's tests read nothing on a night that kept it, everything on the night
     # that builds it
     weekly_tests = ["test", "--select", "margin_by_product"]

@@ -7,8 +7,9 @@
     incremental night, but not on the weekly full-test night: pipelines/defs/dbt/assets.py),
     such a test reads only the rows of the model's last write: those whose _loaded_through
     is the model's newest (or, in a model with no _loaded_through, whose _built_at is).
-    Uniqueness (grain) tests, singular tests, tests of tables built in full and of the
-    identity history always read everything. Without the variable (a `dbt build` by hand,
+    Uniqueness (grain) tests, singular tests (but the two on the identity graph, which
+    narrow themselves: night_rows.sql), tests of tables built in full and of the identity
+    history always read everything. Without the variable (a `dbt build` by hand,
     the tests of the test suite), every test reads every row.
 
     The tests of a mart on a weekly cadence (tag weekly) read no row on a night that
