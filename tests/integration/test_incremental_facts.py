@@ -944,6 +944,10 @@ def test_incremental_daily_runs_equal_full_refresh(
     assert len(night_key_counts) == 6 and any(
         counts["marts.orders"][1] > 10 for _, counts in night_key_counts
     ), night_key_counts
+    # the recommendations kept by customer changed on a night after day 1's full build
+    assert any(
+        counts["marts.product_recommendations"][1] > 0 for _, counts in night_key_counts[1:]
+    ), night_key_counts
 
     # --- warehouse B: everything at once, one full refresh ----------------------------------
     # (before the reporting currency changes below: that night rebuilds everything

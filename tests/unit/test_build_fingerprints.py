@@ -38,9 +38,12 @@ INCREMENTAL = {
     "interactions",
     "int_customers_profiled",
     "int_customer_months_summarised",
+    "product_recommendations",
 }
 # the as-of marts on a weekly cadence (tag weekly, docs/incremental.md)
 WEEKLY = {"margin_by_product", "margin_by_category", "margin_by_brand", "product_affinity"}
+# the models kept by key that read a weekly mart: they hold its fingerprint in theirs
+WEEKLY_READERS = {"product_recommendations"}
 
 
 @pytest.fixture(scope="module")
@@ -149,12 +152,12 @@ def test_the_branch_a_run_took_does_not_change_a_fingerprint(manifest, variables
     assert fingerprints.model_fingerprints(edited, variables, {}) == before
 
 
-def test_a_new_week_rebuilds_the_weekly_marts_only(manifest, variables):
+def test_a_new_week_rebuilds_the_weekly_marts_and_their_readers_only(manifest, variables):
     week = fingerprints.model_fingerprints(manifest, variables, {}, period="2026-W01")
     same = fingerprints.model_fingerprints(manifest, variables, {}, period="2026-W01")
     assert same == week
     after = fingerprints.model_fingerprints(manifest, variables, {}, period="2026-W02")
-    assert changed(week, after) == WEEKLY
+    assert changed(week, after) == WEEKLY | WEEKLY_READERS
 
 
 def test_the_week_of_a_run_is_that_of_its_newest_landing_date():
