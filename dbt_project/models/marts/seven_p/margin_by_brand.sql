@@ -26,9 +26,12 @@ final as (
     select
         brand,
         count(distinct product_sku) as products,
-        {{ margin_figures() }}
+        {{ margin_figures() }},
+        -- the date of the week's build, which the figures stay at until the next one
+        run_date.as_of_date
     from lines
-    group by brand
+    cross join (select {{ as_of_date() }} as as_of_date) as run_date
+    group by brand, run_date.as_of_date
 
 )
 

@@ -28,9 +28,12 @@ final as (
         max(product_name) as product_name,
         max(category) as category,
         max(brand) as brand,
-        {{ margin_figures() }}
+        {{ margin_figures() }},
+        -- the date of the week's build, which the figures stay at until the next one
+        run_date.as_of_date
     from lines
-    group by product_sku
+    cross join (select {{ as_of_date() }} as as_of_date) as run_date
+    group by product_sku, run_date.as_of_date
 
 )
 
