@@ -4,7 +4,8 @@
     line amount after its own discount in the reporting currency; cost = quantity x the
     catalogue's unit cost in the reporting currency, null when the SKU has no cost (such a
     line is counted apart, never as zero cost). Order-level shipping, taxes and partial
-    refunds stay on orders: they are not attributable to a product. -#}
+    refunds stay on orders: they are not attributable to a product. as_of_date is the run
+    date the lines are taken as of. -#}
 {% macro costed_order_lines() -%}
     select
         order_lines.order_line_id,
@@ -19,7 +20,9 @@
         case
             when products.unit_cost_reporting is not null
                 then order_lines.quantity * products.unit_cost_reporting
-        end as cost
+        end as cost,
+        -- the run date the lines are taken as of (a mart on a weekly cadence shows it)
+        {{ as_of_date() }} as as_of_date
     from {{ ref('order_lines') }} as order_lines
     inner join {{ ref('orders') }} as orders
         on order_lines.order_id = orders.order_id

@@ -28,10 +28,9 @@ final as (
         count(distinct product_sku) as products,
         {{ margin_figures() }},
         -- the date of the week's build, which the figures stay at until the next one
-        run_date.as_of_date
+        max(as_of_date) as as_of_date
     from lines
-    cross join (select {{ as_of_date() }} as as_of_date) as run_date
-    group by category, run_date.as_of_date
+    group by category
 
 )
 
