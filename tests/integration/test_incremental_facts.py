@@ -46,6 +46,7 @@ import os
 import re
 import shutil
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -104,6 +105,7 @@ ORDERS_BY_KEY = {
 BASES = {
     "int_customers_profiled": ("intermediate", "customer_id"),
     "int_customer_months_summarised": ("intermediate", "customer_month_key"),
+    "int_customer_orders_summarised": ("intermediate", "customer_id"),
     "product_recommendations": ("marts", "customer_id"),
 }
 # The tables this four-day chain leaves empty, so their comparison proves nothing: no
@@ -121,6 +123,9 @@ CHAIN_VARS = '{"affinity_min_orders": 1, "affinity_min_support": 0}'
 IDENTITY_HISTORY = {"customer_id_assignments", "customer_id_merges"}
 # Columns that record when a row was loaded or built: they differ between the two builds.
 RUN_TIME_COLUMNS = {"_loaded_at", "_loaded_through", "_built_at"}
+# ... and what a row was computed with: a key whose row differs in these only has not
+# changed (night_keys)
+BOOKKEEPING_COLUMNS = RUN_TIME_COLUMNS | {"_costs_checksum"}
 # every model but those that read the CLV asset's output (tag after_clv)
 SELECT = ["--exclude", "tag:after_clv"]
 # the chain's days are one week; the weekly marts are rebuilt on the first run of the next
@@ -283,6 +288,25 @@ def shopify_correction(
         if anonymous:
             row["Email"] = row["Phone"] = row["Billing Phone"] = ""
     path = tmp / name
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def catalogue_cost_change(landing: Path, tmp: Path, sku: str) -> Path:
+    """A re-delivery of the newest catalogue with `sku`'s unit cost raised by 1.00 (the
+    merchant's new cost price), written to tmp for delivery."""
+    latest = max(landing.glob("products/*/*.csv"))
+    with latest.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        header = reader.fieldnames
+        rows = list(reader)
+    (row,) = [row for row in rows if row["SKU"] == sku]
+    assert header
+    row["Unit Cost"] = f"{Decimal(row['Unit Cost']) + 1:.2f}"
+    path = tmp / "products_new_cost.csv"
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=header)
         writer.writeheader()
@@ -492,7 +516,7 @@ def night_keys(
                     "current_database() and schema_name = ? and table_name = ?",
                     table.split("."),
                 ).fetchall()
-                if name not in RUN_TIME_COLUMNS
+                if name not in BOOKKEEPING_COLUMNS
             )
             (written,) = con.execute(
                 f"select count(*) from (select distinct {key} from {table} where rowid > ?)",
@@ -753,6 +777,12 @@ def test_incremental_daily_runs_equal_full_refresh(
         if day == D3:
             contact, *picks["split"] = split_pick(a, tmp_path)
             deliver(landing, "service_interactions", str(day), contact)
+            # a new cost price in the catalogue revalues every line of its SKU
+            [(sku,)] = query(
+                a, "select product_sku from marts.order_lines where customer_id is not null "
+                "group by 1 order by count(distinct customer_id) desc, 1 limit 1",
+            )  # fmt: skip
+            deliver(landing, "products", str(day), catalogue_cost_change(landing, tmp_path, sku))
         if day == D4:
             contact, *customers = merge_contact(a, tmp_path, avoid=picks["split"][0])
             deliver(landing, "service_interactions", str(day), contact)
@@ -935,10 +965,16 @@ def test_incremental_daily_runs_equal_full_refresh(
     # that delivered anything (a key delivered again unchanged is still re-read). Keys, not
     # rows: delete+insert by key rewrites every row of a key. int_identifiers_blocked is
     # left out: it rewrites every blocked value on a night that touched a record (above).
+    # ... but the night the catalogue's costs moved: the cost base revalues every buyer
+    # (docs/incremental.md), of whom those of the SKU changed
+    base = "intermediate.int_customer_orders_summarised"
+    (revalued,) = [counts[base] for day, counts in night_key_counts if day == D3]
+    assert revalued[0] == written[D3][base][1] and 0 < revalued[1] < revalued[0], revalued
+    assert written[D4][base][0] < written[D4][base][1], written[D4][base]
     for day, counts in night_key_counts:
         delivered = any(counts[f"staging.{m}"][0] for m in STAGING_BY_KEY)
         for table, (keys_written, keys_changed) in counts.items():
-            if table != "intermediate.int_identifiers_blocked":
+            if table != "intermediate.int_identifiers_blocked" and (day, table) != (D3, base):
                 affected = max(keys_changed, 1 if delivered else 0)
                 assert keys_written <= 3 * affected, (day, table, keys_written, keys_changed)
     assert len(night_key_counts) == 6 and any(

@@ -31,21 +31,11 @@ paid_orders as (
 
 ),
 
+-- each buyer's first paid order, by (ordered_at, order_id), from the compact base
 first_orders as (
 
-    select customer_id, order_id
-    from (
-        select
-            customer_id,
-            order_id,
-            row_number() over (
-                partition by customer_id
-                order by ordered_at, order_id
-            ) as order_rank
-        from paid_orders
-        where customer_id is not null
-    ) as ranked
-    where order_rank = 1
+    select customer_id, first_order_id as order_id
+    from {{ ref('int_customer_orders_summarised') }}
 
 ),
 
