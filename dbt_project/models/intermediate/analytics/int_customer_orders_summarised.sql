@@ -141,32 +141,29 @@ first_orders as (
 
 ),
 
--- Cost of goods: quantity x the catalogue's unit cost in the reporting currency. Lines
--- of fully refunded orders cost nothing (the goods are taken as returned); lines whose
--- SKU has no catalogue cost count no cost and are counted in lines_without_cost.
-line_costs as (
+-- The lines of paid orders not fully refunded, at the catalogue's current unit cost
+-- (macro costed_order_lines), summed as the other margin marts sum them (macro
+-- margin_figures): the figures of margin_by_customer and the cost of goods of the CLV
+-- input.
+costed_lines as (
+
+    select customer_id, order_id, product_sku, quantity, revenue, cost
+    from ({{ costed_order_lines() }}) as lines
+    where customer_id is not null
+        {%- if is_incremental() %}
+        and customer_id in (select customer_id from changed_customers)
+        {%- endif %}
+
+),
+
+line_figures as (
 
     select
-        paid_orders.customer_id,
-        count(*) as costed_order_lines,
-        cast(
-            sum(case when products.unit_cost_reporting is null then 1 else 0 end)
-            as {{ dbt.type_bigint() }}
-        ) as lines_without_cost,
-        sum(
-            case
-                when products.unit_cost_reporting is not null
-                    then order_lines.quantity * products.unit_cost_reporting
-                else 0
-            end
-        ) as cost_of_goods
-    from {{ ref('order_lines') }} as order_lines
-    inner join paid_orders
-        on order_lines.order_id = paid_orders.order_id
-    left join {{ ref('products') }} as products
-        on order_lines.product_sku = products.sku
-    where paid_orders.status <> 'refunded'
-    group by paid_orders.customer_id
+        customer_id,
+        count(distinct product_sku) as products,
+        {{ margin_figures() }}
+    from costed_lines
+    group by customer_id
 
 ),
 
@@ -181,16 +178,25 @@ final as (
         purchases.net_revenue,
         purchases.repeat_revenue,
         first_orders.first_order_id,
-        coalesce(line_costs.cost_of_goods, 0) as cost_of_goods,
-        coalesce(line_costs.costed_order_lines, 0) as costed_order_lines,
-        coalesce(line_costs.lines_without_cost, 0) as lines_without_cost,
+        -- the figures of the lines of orders not fully refunded (null when none)
+        line_figures.products,
+        line_figures.order_lines,
+        line_figures.orders,
+        line_figures.units,
+        line_figures.revenue,
+        line_figures.costed_revenue,
+        line_figures.cost,
+        line_figures.margin,
+        line_figures.margin_rate,
+        line_figures.lines_without_cost,
+        line_figures.revenue_without_cost,
         {{ costs_checksum }} as _costs_checksum,
         {{ run_timestamp() }} as _built_at
     from purchases
     inner join first_orders
         on purchases.customer_id = first_orders.customer_id
-    left join line_costs
-        on purchases.customer_id = line_costs.customer_id
+    left join line_figures
+        on purchases.customer_id = line_figures.customer_id
 
 )
 

@@ -42,10 +42,10 @@ final as (
             when purchases.purchase_days > 1
                 then {{ round_quotient('purchases.repeat_revenue', 'purchases.purchase_days - 1') }}
         end as monetary_value,
-        purchases.cost_of_goods,
-        purchases.net_revenue - purchases.cost_of_goods as historical_margin,
-        purchases.costed_order_lines,
-        purchases.lines_without_cost,
+        coalesce(purchases.cost, 0) as cost_of_goods,
+        purchases.net_revenue - coalesce(purchases.cost, 0) as historical_margin,
+        coalesce(purchases.order_lines, 0) as costed_order_lines,
+        coalesce(purchases.lines_without_cost, 0) as lines_without_cost,
         run_date.as_of_date
     from purchases
     cross join run_date
