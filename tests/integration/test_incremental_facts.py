@@ -125,7 +125,7 @@ IDENTITY_HISTORY = {"customer_id_assignments", "customer_id_merges"}
 RUN_TIME_COLUMNS = {"_loaded_at", "_loaded_through", "_built_at"}
 # ... and what a row was computed with: a key whose row differs in these only has not
 # changed (night_keys)
-BOOKKEEPING_COLUMNS = RUN_TIME_COLUMNS | {"_costs_checksum"}
+BOOKKEEPING_COLUMNS = RUN_TIME_COLUMNS | {"_catalogue_checksum"}
 # every model but those that read the CLV asset's output (tag after_clv)
 SELECT = ["--exclude", "tag:after_clv"]
 # the chain's days are one week; the weekly marts are rebuilt on the first run of the next

@@ -45,8 +45,8 @@ RUN_TIME_COLUMNS = {
     ("marts", "order_lines"): {"_built_at"},
     ("marts", "interactions"): {"_built_at"},
     ("intermediate", "int_customer_months_summarised"): {"_built_at"},
-    # ... and the checksum of the catalogue's costs: hash() is each engine's own function
-    ("intermediate", "int_customer_orders_summarised"): {"_built_at", "_costs_checksum"},
+    # ... and the checksum of the catalogue: hash() is each engine's own function
+    ("intermediate", "int_customer_orders_summarised"): {"_built_at", "_catalogue_checksum"},
     ("marts", "product_recommendations"): {"_built_at"},
     # On a night Spark recomputes every identity component (int_identifiers_linked: its
     # planner copies the affected set into every round), so it writes every row of these

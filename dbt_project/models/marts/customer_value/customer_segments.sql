@@ -1,7 +1,8 @@
 {#- One row per customer of `customers` (prospects included): value tier, lifecycle stage,
     behaviour classes with the figures that decided each label, and the RFM segment, all
     as of the run date (macro as_of_date). Thresholds are the analytics vars of
-    dbt_project.yml. -#}
+    dbt_project.yml. The order and unit figures come from the compact base
+    int_customer_orders_summarised (one row per buyer), so a night reads no order line. -#}
 
 {%- set as_of = as_of_date() %}
 {%- set metric = var('value_tier_metric') %}
@@ -53,97 +54,20 @@ non_buyer_rule as (
 
 ),
 
-paid_orders as (
-
-    select
-        orders.order_id,
-        orders.customer_id,
-        orders.channel,
-        case
-            when orders.discount_code is not null or orders.discount_amount > 0 then 1
-            else 0
-        end as is_discounted
-    from {{ ref('orders') }} as orders
-    cross join run_date
-    where orders.is_paid
-        and orders.customer_id is not null
-        and orders.order_date <= run_date.as_of_date
-
-),
-
-order_figures as (
+-- the order and unit figures of each buyer, from the compact base (kept by customer)
+behaviour as (
 
     select
         customer_id,
-        count(*) as paid_orders,
-        cast(sum(case when channel = 'online' then 1 else 0 end) as {{ dbt.type_bigint() }}) as online_orders,
-        cast(sum(case when channel = 'store' then 1 else 0 end) as {{ dbt.type_bigint() }}) as store_orders,
-        cast(sum(is_discounted) as {{ dbt.type_bigint() }}) as discounted_orders
-    from paid_orders
-    group by customer_id
-
-),
-
--- cheap = list price in the bottom price_sensitive_price_quantile of the product's
--- category: percent_rank() = (rank - 1) / (products in the category - 1), 0 when alone
-products as (
-
-    select
-        sku,
-        brand,
-        case
-            when percent_rank() over (partition by category order by list_price_reporting)
-                < {{ var('price_sensitive_price_quantile') }}
-                then 1
-            else 0
-        end as is_cheap
-    from {{ ref('products') }}
-    where list_price_reporting is not null
-
-),
-
--- purchased units: lines of paid orders with a positive quantity (returns excluded);
--- a SKU missing from the catalogue counts as neither cheap nor of any brand
-purchased_lines as (
-
-    select
-        paid_orders.customer_id,
-        products.brand,
-        coalesce(products.is_cheap, 0) as is_cheap,
-        order_lines.quantity
-    from {{ ref('order_lines') }} as order_lines
-    inner join paid_orders
-        on order_lines.order_id = paid_orders.order_id
-    left join products
-        on order_lines.product_sku = products.sku
-    where order_lines.quantity > 0
-
-),
-
-unit_figures as (
-
-    select
-        customer_id,
-        cast(sum(quantity) as {{ dbt.type_bigint() }}) as purchased_units,
-        cast(sum(is_cheap * quantity) as {{ dbt.type_bigint() }}) as cheap_units
-    from purchased_lines
-    group by customer_id
-
-),
-
-brand_units as (
-
-    select
-        customer_id,
-        brand,
-        sum(quantity) as brand_units,
-        row_number() over (
-            partition by customer_id
-            order by sum(quantity) desc, brand
-        ) as brand_rank
-    from purchased_lines
-    where brand is not null
-    group by customer_id, brand
+        paid_orders,
+        online_orders,
+        store_orders,
+        discounted_orders,
+        purchased_units,
+        cheap_units,
+        top_brand,
+        top_brand_units
+    from {{ ref('int_customer_orders_summarised') }}
 
 ),
 
@@ -217,7 +141,7 @@ figures as (
         customers.customer_id,
         run_date.as_of_date,
         purchases.customer_id is not null as is_buyer,
-        coalesce(order_figures.paid_orders, 0) as paid_orders,
+        coalesce(behaviour.paid_orders, 0) as paid_orders,
         purchases.first_purchase_date as first_order_date,
         purchases.last_purchase_date as last_order_date,
         {{ dbt.datediff('purchases.first_purchase_date', 'run_date.as_of_date', 'day') }}
@@ -230,13 +154,13 @@ figures as (
         tiers.value_before,
         tiers.value_total,
         tiers.value_share_before,
-        order_figures.online_orders,
-        order_figures.store_orders,
-        order_figures.discounted_orders,
-        coalesce(unit_figures.purchased_units, 0) as purchased_units,
-        coalesce(unit_figures.cheap_units, 0) as cheap_units,
-        brand_units.brand as top_brand,
-        coalesce(brand_units.brand_units, 0) as top_brand_units,
+        behaviour.online_orders,
+        behaviour.store_orders,
+        behaviour.discounted_orders,
+        coalesce(behaviour.purchased_units, 0) as purchased_units,
+        coalesce(behaviour.cheap_units, 0) as cheap_units,
+        behaviour.top_brand,
+        coalesce(behaviour.top_brand_units, 0) as top_brand_units,
         coalesce(social_figures.social_events, 0) as social_events_recent,
         rfm.rfm_segment
     from customers
@@ -245,13 +169,8 @@ figures as (
         on customers.customer_id = purchases.customer_id
     left join tiers
         on customers.customer_id = tiers.customer_id
-    left join order_figures
-        on customers.customer_id = order_figures.customer_id
-    left join unit_figures
-        on customers.customer_id = unit_figures.customer_id
-    left join brand_units
-        on customers.customer_id = brand_units.customer_id
-        and brand_units.brand_rank = 1
+    left join behaviour
+        on customers.customer_id = behaviour.customer_id
     left join social_figures
         on customers.customer_id = social_figures.customer_id
     left join rfm
