@@ -5,8 +5,10 @@
     catalogue's unit cost in the reporting currency, null when the SKU has no cost (such a
     line is counted apart, never as zero cost). Order-level shipping, taxes and partial
     refunds stay on orders: they are not attributable to a product. as_of_date is the run
-    date the lines are taken as of. -#}
-{% macro costed_order_lines() -%}
+    date the lines are taken as of. With `customers` (a relation or CTE with a
+    customer_id column), only the lines of those customers' orders: a base kept by
+    customer restricts both sides of the join before joining. -#}
+{% macro costed_order_lines(customers=none) -%}
     select
         order_lines.order_line_id,
         order_lines.order_id,
@@ -31,6 +33,10 @@
     where orders.is_paid
         and orders.status <> 'refunded'
         and orders.order_date <= {{ as_of_date() }}
+        {%- if customers %}
+        and orders.customer_id in (select customer_id from {{ customers }})
+        and order_lines.customer_id in (select customer_id from {{ customers }})
+        {%- endif %}
 {%- endmacro %}
 
 

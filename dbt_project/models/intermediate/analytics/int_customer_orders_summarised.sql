@@ -199,6 +199,10 @@ purchased_lines as (
     left join catalogue
         on order_lines.product_sku = catalogue.sku
     where order_lines.quantity > 0
+        {%- if is_incremental() %}
+        -- the changed customers' lines before the join: the scan filters on the column
+        and order_lines.customer_id in (select customer_id from changed_customers)
+        {%- endif %}
 
 ),
 
@@ -241,11 +245,8 @@ top_brands as (
 costed_lines as (
 
     select customer_id, order_id, product_sku, quantity, revenue, cost
-    from ({{ costed_order_lines() }}) as lines
+    from ({{ costed_order_lines('changed_customers' if is_incremental() else none) }}) as lines
     where customer_id is not null
-        {%- if is_incremental() %}
-        and customer_id in (select customer_id from changed_customers)
-        {%- endif %}
 
 ),
 
