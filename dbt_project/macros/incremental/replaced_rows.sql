@@ -40,6 +40,22 @@
 {%- endmacro %}
 
 
+{#- The body of a `changed_customers` CTE of a model kept by customer over the orders mart
+    (int_customer_orders_summarised, product_recommendations): the customers an order
+    joined (the orders it wrote after this model's _built_at) or left (the customer of the
+    rows it replaced since then, from its log). -#}
+{% macro customers_of_changed_orders() -%}
+    select customer_id
+    from {{ ref('orders') }}
+    where {{ after_watermark('_built_at', '_built_at') }}
+        and customer_id is not null
+    union
+    select customer_id
+    from {{ rows_replaced_since_built(ref('orders'), ['customer_id']) }} as left_customers
+    where customer_id is not null
+{%- endmacro %}
+
+
 {#- Post-hook of every model (dbt_project.yml): for a model configured with log_replaced,
     its log, created empty if it does not exist yet (on the model's first build, which
     replaces nothing); nothing for the others. -#}

@@ -52,14 +52,7 @@ catalogue_moved as (
 
 changed_customers as (
 
-    select customer_id
-    from {{ ref('orders') }}
-    where {{ after_watermark('_built_at', '_built_at') }}
-        and customer_id is not null
-    union
-    select customer_id
-    from {{ rows_replaced_since_built(ref('orders'), ['customer_id']) }} as left_customers
-    where customer_id is not null
+    {{ customers_of_changed_orders() }}
     union
     select customer_id
     from {{ ref('orders') }}
