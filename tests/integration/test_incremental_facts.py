@@ -105,6 +105,7 @@ ORDERS_BY_KEY = {
 BASES = {
     "int_customers_profiled": ("intermediate", "customer_id"),
     "int_customer_months_summarised": ("intermediate", "customer_month_key"),
+    "int_customer_months_classified": ("intermediate", "customer_id"),
     "int_customer_orders_summarised": ("intermediate", "customer_id"),
     "product_recommendations": ("marts", "customer_id"),
 }

@@ -45,6 +45,7 @@ RUN_TIME_COLUMNS = {
     ("marts", "order_lines"): {"_built_at"},
     ("marts", "interactions"): {"_built_at"},
     ("intermediate", "int_customer_months_summarised"): {"_built_at"},
+    ("intermediate", "int_customer_months_classified"): {"_built_at"},
     # ... and the checksum of the catalogue: hash() is each engine's own function
     ("intermediate", "int_customer_orders_summarised"): {"_built_at", "_catalogue_checksum"},
     ("marts", "product_recommendations"): {"_built_at"},

@@ -38,6 +38,7 @@ INCREMENTAL = {
     "interactions",
     "int_customers_profiled",
     "int_customer_months_summarised",
+    "int_customer_months_classified",
     "int_customer_orders_summarised",
     "product_recommendations",
 }

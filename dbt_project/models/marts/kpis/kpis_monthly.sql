@@ -16,28 +16,11 @@ run_date as (
 ),
 
 -- the paid orders of each month, channel and customer (a base kept by key, read whole:
--- it is about half the size of orders)
+-- about half as many rows as paid orders)
 customer_months_paid as (
 
-    select month, channel, customer_id, paid_orders, net_revenue, first_ordered_at, first_order_id
-    from {{ ref('int_customer_months_summarised') }}
-
-),
-
--- every order counts in its own channel and in 'all'
-channel_orders as (
-
     select month, channel, customer_id, paid_orders, net_revenue
-    from customer_months_paid
-    union all
-    select
-        month,
-        'all' as channel,
-        customer_id,
-        sum(paid_orders) as paid_orders,
-        sum(net_revenue) as net_revenue
-    from customer_months_paid
-    group by month, customer_id
+    from {{ ref('int_customer_months_summarised') }}
 
 ),
 
@@ -79,112 +62,45 @@ grid as (
 
 ),
 
-order_figures as (
-
-    select
-        month,
-        channel,
+-- every order counts in its own channel and in 'all'
+{%- set order_sums %}
         cast(sum(paid_orders) as {{ dbt.type_bigint() }}) as orders,
         cast(
             sum(case when customer_id is not null then paid_orders else 0 end)
             as {{ dbt.type_bigint() }}
         ) as identified_orders,
-        count(distinct customer_id) as customers,
         sum(net_revenue) as net_revenue,
         sum(case when customer_id is not null then net_revenue end)
             as identified_net_revenue
-    from channel_orders
+{%- endset %}
+order_figures as (
+
+    select month, channel, {{ order_sums }}
+    from customer_months_paid
     group by month, channel
-
-),
-
-customer_months as (
-
-    select distinct month, channel, customer_id
-    from channel_orders
-    where customer_id is not null
-
-),
-
--- a customer's first paid order (any channel): its month and channel, the first of its
--- groups' first orders
-first_orders as (
-
-    select customer_id, month as first_month, channel as first_channel
-    from (
-        select
-            customer_id,
-            month,
-            channel,
-            row_number() over (
-                partition by customer_id
-                order by first_ordered_at, first_order_id
-            ) as order_rank
-        from customer_months_paid
-        where customer_id is not null
-    ) as ranked
-    where order_rank = 1
-
-),
-
-new_customers as (
-
-    select first_month as month, first_channel as channel, count(*) as new_customers
-    from first_orders
-    group by first_month, first_channel
     union all
-    select first_month as month, 'all' as channel, count(*) as new_customers
-    from first_orders
-    group by first_month
+    select month, 'all' as channel, {{ order_sums }}
+    from customer_months_paid
+    group by month
 
 ),
 
--- this month's customers (per channel) who bought in the same channel the month before
-retained as (
+-- the customers of each month and channel, counted from the flags of the base kept by
+-- customer: new (first paid order ever in the month; in the channel, or any for 'all'),
+-- repeat (first paid order in an earlier month), retained (bought in the same channel
+-- the month before) and new buyers of the channel (their first month in it)
+customer_figures as (
 
     select
-        this_month.month,
-        this_month.channel,
-        count(*) as retained_customers
-    from customer_months as this_month
-    inner join customer_months as last_month
-        on this_month.customer_id = last_month.customer_id
-        and this_month.channel = last_month.channel
-        and last_month.month
-            = cast({{ dbt.dateadd('month', -1, 'this_month.month') }} as date)
-    group by this_month.month, this_month.channel
-
-),
-
--- this month's customers (per channel) whose first paid order (any channel) was earlier
-repeat_customers as (
-
-    select
-        customer_months.month,
-        customer_months.channel,
-        count(*) as repeat_customers
-    from customer_months
-    inner join first_orders
-        on customer_months.customer_id = first_orders.customer_id
-    where first_orders.first_month < customer_months.month
-    group by customer_months.month, customer_months.channel
-
-),
-
--- buyers to date per channel: customers counted from their first paid order in it
-channel_first_months as (
-
-    select channel, customer_id, min(month) as first_month
-    from customer_months
-    group by channel, customer_id
-
-),
-
-channel_new_buyers as (
-
-    select channel, first_month as month, count(*) as new_buyers
-    from channel_first_months
-    group by channel, first_month
+        month,
+        channel,
+        count(*) as customers,
+        count(case when is_new_customer then 1 end) as new_customers,
+        count(case when is_repeat_customer then 1 end) as repeat_customers,
+        count(case when is_retained then 1 end) as retained_customers,
+        count(case when is_first_in_channel then 1 end) as new_buyers
+    from {{ ref('int_customer_months_classified') }}
+    group by month, channel
 
 ),
 
@@ -239,21 +155,21 @@ assembled as (
     select
         grid.month,
         grid.channel,
-        coalesce(order_figures.customers, 0) as customers,
-        coalesce(new_customers.new_customers, 0) as new_customers,
-        coalesce(repeat_customers.repeat_customers, 0) as repeat_customers,
+        coalesce(customer_figures.customers, 0) as customers,
+        coalesce(customer_figures.new_customers, 0) as new_customers,
+        coalesce(customer_figures.repeat_customers, 0) as repeat_customers,
         coalesce(order_figures.orders, 0) as orders,
         coalesce(order_figures.identified_orders, 0) as identified_orders,
         coalesce(order_figures.net_revenue, 0) as net_revenue,
         coalesce(
-            lag(order_figures.customers) over (partition by grid.channel order by grid.month), 0
+            lag(customer_figures.customers) over (partition by grid.channel order by grid.month), 0
         ) as previous_month_customers,
-        coalesce(retained.retained_customers, 0) as retained_customers,
+        coalesce(customer_figures.retained_customers, 0) as retained_customers,
         sum(coalesce(order_figures.identified_net_revenue, 0)) over (
             partition by grid.channel order by grid.month
             rows between unbounded preceding and current row
         ) as revenue_to_date,
-        cast(sum(coalesce(channel_new_buyers.new_buyers, 0)) over (
+        cast(sum(coalesce(customer_figures.new_buyers, 0)) over (
             partition by grid.channel order by grid.month
             rows between unbounded preceding and current row
         ) as {{ dbt.type_bigint() }}) as buyers_to_date,
@@ -268,14 +184,8 @@ assembled as (
     from grid
     left join order_figures
         on grid.month = order_figures.month and grid.channel = order_figures.channel
-    left join new_customers
-        on grid.month = new_customers.month and grid.channel = new_customers.channel
-    left join repeat_customers
-        on grid.month = repeat_customers.month and grid.channel = repeat_customers.channel
-    left join retained
-        on grid.month = retained.month and grid.channel = retained.channel
-    left join channel_new_buyers
-        on grid.month = channel_new_buyers.month and grid.channel = channel_new_buyers.channel
+    left join customer_figures
+        on grid.month = customer_figures.month and grid.channel = customer_figures.channel
     left join spend_figures
         on grid.month = spend_figures.month and grid.channel = spend_figures.channel
     left join service_figures
