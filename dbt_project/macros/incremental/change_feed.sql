@@ -36,10 +36,38 @@
 {#- Condition: `column` is later than this model's watermark, the newest `watermark_column`
     of its own rows (true for every row when the table holds no row yet). -#}
 {% macro after_watermark(column, watermark_column='_loaded_through') -%}
-    (
-        {{ column }} > (select max({{ watermark_column }}) from {{ this }})
-        or (select max({{ watermark_column }}) from {{ this }}) is null
-    )
+    {%- set watermark = newest_value(watermark_column, this) -%}
+    {%- if watermark is none -%}
+    true
+    {%- else -%}
+    {{ column }} > {{ watermark }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The newest `column` of `relation` as a literal of the column's type, read when the model
+    or test runs (none when the relation holds no row, and at parse time). A filter on a
+    scalar subquery, `_loaded_through > (select max(...) ...)`, makes DuckDB read every row
+    group of the filtered table; against a literal, the scan skips the row groups whose
+    min/max rule it out, and a night's new rows are in the newest row groups. On an L night
+    it halves the select of most models kept by key (identity_links 3.4 -> 1.6 s, orders
+    1.9 -> 1.2 s alone). The value travels as text (dbt's run_query keeps a string as it
+    is) with the engine's name of its type, so the literal is the stored value exactly. -#}
+{% macro newest_value(column, relation) -%}
+    {%- if not execute -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set newest -%}
+        select
+            cast(max({{ column }}) as {{ dbt.type_string() }}) as newest,
+            typeof(max({{ column }})) as newest_type
+        from {{ relation }}
+    {%- endset -%}
+    {%- set row = run_query(newest).rows[0] -%}
+    {%- if row[0] is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return("cast('" ~ row[0] ~ "' as " ~ row[1] ~ ")") }}
 {%- endmacro %}
 
 

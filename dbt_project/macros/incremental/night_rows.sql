@@ -8,5 +8,5 @@
 
 {#- Condition: `alias`'s row is of the last write of `relation` (its newest _loaded_through). -#}
 {% macro of_last_write(relation, alias) -%}
-    {{ alias }}._loaded_through = (select max(_loaded_through) from {{ relation }})
+    {{ alias }}._loaded_through = {{ newest_value('_loaded_through', relation) or 'null' }}
 {%- endmacro %}
