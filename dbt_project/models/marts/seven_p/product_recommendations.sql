@@ -62,7 +62,11 @@ bought as (
         and order_lines.product_sku is not null
         and order_lines.quantity > 0
         {%- if is_incremental() %}
+        -- both sides of the join restricted to the night's customers before joining (a
+        -- line's customer is its order's): DuckDB otherwise joins every paid order's
+        -- lines first (3.6 -> 1.3 s on an L night)
         and order_lines.customer_id in (select customer_id from changed_customers)
+        and orders.customer_id in (select customer_id from changed_customers)
         {%- endif %}
 
 ),
