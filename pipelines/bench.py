@@ -192,6 +192,20 @@ def step_seconds(settings: Settings, run_id: str) -> dict[str, float]:
     return seconds
 
 
+def run_events(settings: Settings, run_id: str) -> dict[str, int]:
+    """How many events a run stored: in all, and in its dbt steps (every stored event costs
+    the step its write, so their count is a figure of the night's cost like its seconds)."""
+    import dagster as dg
+    from dagster._core.instance.ref import InstanceRef
+
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(settings.dagster_home))) as instance:
+        steps = [entry.step_key for entry in instance.all_logs(run_id)]
+    return {
+        "all": len(steps),
+        "dbt steps": sum(1 for key in steps if key and key.startswith("crm_dbt_models")),
+    }
+
+
 def stages(steps: dict[str, float], wall: float) -> dict[str, float]:
     """Steps grouped as the docs report them; `orchestration` is the rest of the wall time
     (run start, Dagster's planning and event storage between steps, the summary)."""
@@ -486,6 +500,7 @@ def run_benchmark(scale: str, seed: int = 42) -> dict:
             "seconds": round(full_seconds, 2),
             "rows_per_second": round(rows_in / full_seconds),
             "stages": full_stages,
+            "events": run_events(settings, full.run_id),
             "dbt_node_seconds": dbt_breakdown(settings, full.run_id),
             "peak_rss_bytes": full_peaks.peak_rss,
             "peak_spill_bytes": full_peaks.peak_spill,
@@ -495,6 +510,7 @@ def run_benchmark(scale: str, seed: int = 42) -> dict:
             "rows": day_rows,
             "seconds": round(day_seconds, 2),
             "stages": stages(step_seconds(settings, day.run_id), day_seconds),
+            "events": run_events(settings, day.run_id),
             "peak_rss_bytes": day_peaks.peak_rss,
             "over_full_run": None if day_failure else round(day_seconds / full_seconds, 3),
             "failed": day_failure,
@@ -556,6 +572,13 @@ def _gb(n: int) -> str:
     return f"{n / 1024**3:.2f} GB"
 
 
+def _events_line(run: dict) -> str:
+    events = run.get("events")  # absent from results written before it was measured
+    if not events:
+        return "  Dagster events stored: not measured"
+    return f"  {'Dagster events stored (dbt steps)':<42}{events['all']:>10,}   ({events['dbt steps']:,})"
+
+
 def report(r: dict) -> str:
     m, full, day, ing = r["machine"], r["full_run"], r["incremental_day"], r["ingest"]
     gen = r["generate"]
@@ -569,6 +592,7 @@ def report(r: dict) -> str:
     ]
     for stage, seconds in full["stages"].items():
         lines.append(f"  {stage:<42}{seconds:>10.1f} s")
+    lines.append(_events_line(full))
     lines.append("  dbt node seconds (sum over 2 threads):")
     for label, seconds in full["dbt_node_seconds"].items():
         lines.append(f"    {label:<40}{seconds:>10.1f} s")
@@ -582,6 +606,8 @@ def report(r: dict) -> str:
             else "FAILED: " + day["failed"].splitlines()[0]
         ),
     ]
+    if day["failed"] is None:
+        lines.append(_events_line(day))
     lines.append("  per model (seconds, rows written / rows held), slowest first:")
     for model, f in day.get("models", {}).items():
         held = f" / {f['rows']:,}" if "rows" in f else ""

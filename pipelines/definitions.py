@@ -1,7 +1,6 @@
 """The Dagster code location: assembles definitions only."""
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from pipelines.defs.analytics.clv import customer_clv
 from pipelines.defs.dbt.assets import crm_dbt_models, crm_dbt_models_after_clv
@@ -17,7 +16,7 @@ from pipelines.defs.publish.assets import (
 from pipelines.defs.quality.checks import quality_checks
 from pipelines.defs.reporting.assets import customer_report
 from pipelines.defs.schedules import nightly
-from pipelines.resources import WarehouseResource
+from pipelines.resources import WarehouseDbtResource, WarehouseResource
 
 # Every run covers a range of landing dates (run tags); see pipelines/defs/partitions.py.
 warehouse_job = dg.define_asset_job(WAREHOUSE_JOB, selection=dg.AssetSelection.all())
@@ -38,7 +37,10 @@ defs = dg.Definitions(
     jobs=[warehouse_job],
     schedules=[nightly],
     sensors=[landing_sensor],
-    resources={"warehouse": WarehouseResource(), "dbt": DbtCliResource(project_dir=dbt_project)},
+    resources={
+        "warehouse": WarehouseResource(),
+        "dbt": WarehouseDbtResource(project_dir=dbt_project),
+    },
     # DuckDB allows one writer per file: steps must not run in parallel processes.
     executor=dg.in_process_executor,
 )

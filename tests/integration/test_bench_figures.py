@@ -56,3 +56,28 @@ def test_rows_written_per_model_follow_delete_insert(xs_warehouse_copy):
         "materialized": "view",
         "rows_written": 0,
     }
+
+
+def test_the_dbt_steps_store_events_per_model_not_per_test(xs_warehouse, monkeypatch):
+    """A model's dbt tests are one asset check (defs/dbt/test_checks.py): the dbt steps store
+    a handful of events per model, where one check per test stored three per test."""
+    import json
+
+    import dagster as dg
+    from dagster._core.instance.ref import InstanceRef
+
+    from pipelines.defs.dbt.assets import manifest as manifest_path
+
+    # the session run's history (DAGSTER_HOME, which wins, may name another test's)
+    home = str(xs_warehouse.data_dir / "dagster")
+    monkeypatch.setenv("DAGSTER_HOME", home)
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(home)) as instance:
+        (run,) = instance.get_runs()
+    events = bench.run_events(xs_warehouse, run.run_id)
+
+    nodes = json.loads(manifest_path.read_text(encoding="utf-8"))["nodes"].values()
+    models = sum(1 for n in nodes if n["resource_type"] in ("model", "seed"))
+    tests = sum(1 for n in nodes if n["resource_type"] == "test")
+    bound = 6 * models + 20  # per model: planned, output, materialised, check planned and run
+    assert events["all"] > events["dbt steps"] > 2 * models
+    assert events["dbt steps"] <= bound < 3 * tests

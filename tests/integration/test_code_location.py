@@ -77,29 +77,45 @@ def test_singular_tests_with_several_parents_name_their_asset():
 
 
 def test_checks_block_by_severity_and_gate_the_exports():
-    """dbt tests are asset checks, blocking exactly when their severity is error; GE suites
-    with a critical expectation and row accounting block; freshness only warns; and the
-    export asset is gated by every blocking check upstream of it."""
+    """Each tested dbt model has one asset check, dbt_tests, naming every test attached to
+    it and blocking exactly when one of them has severity error; GE suites with a critical
+    expectation and row accounting block; freshness only warns; and the export asset is
+    gated by every blocking check upstream of it."""
     from pipelines.definitions import defs
     from pipelines.defs.dbt.assets import manifest as manifest_path
     from pipelines.defs.publish.assets import SEGMENT_EXPORTS, gating_checks
     from pipelines.lib.quality import load_suites
 
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    # The model each test is attached to, read from the manifest: a generic test's
+    # attached_node, a singular test's only parent or its meta ref.
+    models = {
+        n["name"]: uid for uid, n in manifest["nodes"].items() if n["resource_type"] == "model"
+    }
+    severities: dict[str, dict[str, str]] = {}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "test":
+            continue
+        ref = node["config"]["meta"].get("dagster", {}).get("ref", {}).get("name")
+        parents = set(node["depends_on"]["nodes"])
+        attached = node.get("attached_node") or (models[ref] if ref else parents.pop())
+        model = manifest["nodes"][attached]["name"]
+        severities.setdefault(model, {})[node["name"]] = node["config"]["severity"].lower()
     graph = defs.resolve_asset_graph()
-    dbt_checks = 0
+    dbt_checks = {}
     for key in graph.asset_check_keys:
         spec = graph.get_check_spec(key)
-        unique_id = (spec.metadata or {}).get("dagster_dbt/unique_id")
-        if unique_id:
-            dbt_checks += 1
-            severity = manifest["nodes"][unique_id]["config"]["severity"].lower()
-            assert spec.blocking is (severity == "error"), unique_id
+        if key.name == "dbt_tests":
+            dbt_checks[key.asset_key.to_user_string()] = spec
         elif key.name == "freshness":
             assert not spec.blocking
         elif key.name == "row_accounting":
             assert spec.blocking
-    assert dbt_checks > 300
+    assert set(dbt_checks) == set(severities)
+    for model, spec in dbt_checks.items():
+        named = spec.metadata["dbt tests"]
+        assert sorted(getattr(named, "value", named)) == sorted(severities[model]), model
+        assert spec.blocking is ("error" in severities[model].values()), model
     suites = {s.check_name: s for s in load_suites()}
     for name, suite in suites.items():
         spec = graph.get_check_spec(dg.AssetCheckKey(dg.AssetKey(list(suite.asset_key)), name))
@@ -108,5 +124,24 @@ def test_checks_block_by_severity_and_gate_the_exports():
     assert (
         dg.AssetCheckKey(dg.AssetKey(["raw", "shopify_orders"]), "ge_raw__shopify_orders") in gate
     )
-    assert dg.AssetCheckKey(dg.AssetKey(["orders"]), "not_null_orders_fx_rate") in gate
+    assert dg.AssetCheckKey(dg.AssetKey(["orders"]), "dbt_tests") in gate
     assert dg.AssetCheckKey(dg.AssetKey(["raw", "shopify_orders"]), "freshness") not in gate
+
+
+def test_the_dbt_resource_knows_the_dbt_it_starts_without_asking_it():
+    """WarehouseDbtResource skips dagster-dbt's `dbt --version` probe (3 s a step): the
+    version it reports instead must be the executable's own."""
+    import re
+    import subprocess
+
+    from pipelines.definitions import defs
+    from pipelines.resources import WarehouseDbtResource
+
+    dbt = defs.resources["dbt"]
+    assert isinstance(dbt, WarehouseDbtResource)
+    printed = subprocess.run(
+        [dbt.dbt_executable, "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    (core,) = re.findall(r"Core:\s*\n\s*- installed:\s*(\d+\.\d+\.\d+)", printed)
+    assert str(dbt._cli_version) == core
+    assert dbt._cli_version.major < 2  # dbt Core, not Fusion: dagster-dbt's event parsing

@@ -306,6 +306,8 @@ def test_failing_dbt_test_stops_python_assets_and_the_second_dbt_selection(wareh
     downstream (customer_clv), the second @dbt_assets selection (after_clv) and the
     exports. dbt has already written the model it tested, so the bad rows are in the
     warehouse: only the publish step is withheld (write-audit-publish)."""
+    import dagster as dg
+
     path = delivery_file(warehouse, "shopify_orders")
     clean = path.read_bytes()
     rewrite_csv(path, unpriced_currency)
@@ -315,11 +317,21 @@ def test_failing_dbt_test_stops_python_assets_and_the_second_dbt_selection(wareh
 
     assert not run_succeeded(result)
     gate = "assert_every_order_converts"
-    assert failed_checks(result) == {f"int_orders_converted:{gate}"}
+    assert failed_checks(result) == {"int_orders_converted:dbt_tests"}
     message = failure_text(result)
     assert gate in message and "Got 1 result" in message, message
     # the message names the currency, its orders and the way out
     assert "'currency': 'XTS', 'orders': '1'" in message and "deliver fx_rates" in message
+    # the model's one dbt check says the same, as an error that stops the gate
+    (check,) = [
+        e.event_specific_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed
+    ]
+    assert check.severity == dg.AssetCheckSeverity.ERROR
+    assert check.description.startswith("1 of ") and f"{gate} (fail)" in check.description
+    assert "'currency': 'XTS', 'orders': '1'" in check.description
+    assert check.metadata["tests failed"].value == 1
     done = materialised(result)
     assert "int_orders_converted" in done  # written before it was tested
     assert not done & {"orders", "customer_clv", "prospecting_forecast", "segment_exports"}
@@ -377,7 +389,12 @@ def test_manifest_counts_and_checksums_match_the_published_files(xs_warehouse):
                 f"select count(*) from read_parquet('{folder / entry['parquet']['file']}')"
             )
             assert back.fetchone()[0] == entry["rows"]
-    assert len(manifest["gate"]) > 200  # every blocking check upstream (GE, dbt, accounting)
+    # every blocking check upstream (GE, dbt, accounting), as the gate read them
+    from pipelines.defs.publish.assets import SEGMENT_EXPORTS, gating_checks
+
+    gate = [f"{k.asset_key.to_user_string()}:{k.name}" for k in gating_checks(SEGMENT_EXPORTS)]
+    assert manifest["gate"] == gate
+    assert {"customer_segments:dbt_tests", "raw/shopify_orders:row_accounting"} <= set(gate)
 
 
 def test_a_clean_xs_run_evaluates_and_passes_every_check(xs_warehouse):
@@ -398,7 +415,7 @@ def test_a_clean_xs_run_evaluates_and_passes_every_check(xs_warehouse):
     evaluations = [r.event_log_entry.dagster_event.event_specific_data for r in records]
     evaluated = {dg.AssetCheckKey(e.asset_key, e.check_name) for e in evaluations}
     assert evaluated == defined
-    assert len(defined) > 300
+    assert len([k for k in defined if k.name == "dbt_tests"]) > 60  # one per tested model
     assert [e.check_name for e in evaluations if not e.passed] == []
     ge_checks = {k.name for k in defined if k.name.startswith("ge_")}
     assert len(ge_checks) == len(quality_suites())

@@ -84,7 +84,9 @@ def test_readers_see_whole_versions_and_no_errors_during_two_publications(
     for driver, summary in summaries.items():
         assert summary["errors"] == [], driver
         assert summary["mismatches"] == [], driver
-        assert summary["reads"] > 20, driver
+        # each reader kept reading (how many times depends on the machine's load; that
+        # they read across the switch is asserted on the versions below)
+        assert summary["reads"] >= 5, driver
         assert set(summary["versions"]) <= set(published), driver
     # The readers were reading while the switch happened: they saw more than one version.
     assert len(set().union(*(s["versions"] for s in summaries.values()))) >= 2

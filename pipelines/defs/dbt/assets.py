@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import duckdb
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -23,11 +22,11 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from pipelines.defs.dbt import fingerprints
+from pipelines.defs.dbt import fingerprints, test_checks
 from pipelines.defs.dbt.project import dbt_project, prepare_manifest
 from pipelines.defs.partitions import FULL_REFRESH_TAG, dbt_test_rows, run_period, window_of
 from pipelines.lib.observe import preview_markdown
-from pipelines.settings import connect, get_settings
+from pipelines.settings import get_settings
 
 AFTER_CLV = "tag:after_clv"
 # The line each model's post-hook logs (macros/observability/report_table_figures.sql).
@@ -51,6 +50,22 @@ class CrmDbtTranslator(DagsterDbtTranslator):
         fqn = dbt_resource_props.get("fqn", [])
         layer = fqn[1] if len(fqn) > 2 else None
         return layer if layer in ("staging", "intermediate", "marts") else "reference"
+
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):
+        """Every test of a model maps to the model's one ``dbt_tests`` check
+        (defs/dbt/test_checks.py); dagster-dbt keeps one spec per check key."""
+        if super().get_asset_check_spec(asset_spec, manifest, unique_id, project) is None:
+            return None
+        tests = self.tests_by_asset(manifest, project)[asset_spec.key]
+        return test_checks.summary_spec(asset_spec.key, tests)
+
+    def tests_by_asset(self, manifest, project) -> dict[dg.AssetKey, list[test_checks.ModelTest]]:
+        # Indexed once per manifest: dagster-dbt asks for a spec once per test.
+        cached = getattr(self, "_tests_by_asset", None)
+        if cached is None or cached[0] is not manifest:
+            cached = (manifest, test_checks.tests_by_asset(manifest, self, project))
+            self._tests_by_asset = cached
+        return cached[1]
 
 
 translator = CrmDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
@@ -116,6 +131,7 @@ def keep_invocation(target: Path) -> None:
 
 
 def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    test_checks.require_whole_selection(context)
     target = invocation_dir(context)
     settings = get_settings()
     window = window_of(context)
@@ -139,24 +155,30 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     # write lock for a moment; the next step (CLV, report) would then fail to connect.
     invocation.process.wait()
     keep_invocation(target)
-    with contextlib.suppress(FileNotFoundError):
-        fingerprints.record_build(settings, wanted, invocation.get_artifact("run_results.json"))
+    try:
+        results = invocation.get_artifact("run_results.json")
+    except FileNotFoundError:  # dbt stopped before running anything (e.g. parse error)
+        raise dg.Failure(
+            description=f"dbt build failed before running any node: {invocation.get_error()}"
+        ) from None
+    fingerprints.record_build(settings, wanted, results)
+
+    def sample(compiled_sql: str) -> list[dict]:
+        return test_checks.failing_rows(settings, compiled_sql)
+
+    tests = translator.tests_by_asset(invocation.manifest, dbt_project)
+    yield from test_checks.summary_results(
+        results, tests, context.selected_asset_check_keys, sample
+    )
     if not invocation.is_successful():
-        # dagster-dbt's own error says only "exit code 1"; name the failing tests and show
-        # the rows they found, as the GE checks do.
-        try:
-            results = invocation.get_artifact("run_results.json")
-        except FileNotFoundError:  # dbt stopped before running anything (e.g. parse error)
-            raise dg.Failure(
-                description=f"dbt build failed before running any node: {invocation.get_error()}"
-            ) from None
-        raise dg.Failure(description=describe_dbt_failures(results, get_settings()))
+        raise dg.Failure(description=test_checks.describe_failures(results, sample))
 
 
 def with_table_figures(invocation):
     """dagster-dbt's events as they come, each model's output with the row count and
     preview its post-hook logged (dbt holds DuckDB's write lock while it runs, so only dbt
-    itself can read the table then: macros/observability/report_table_figures.sql)."""
+    itself can read the table then: macros/observability/report_table_figures.sql). Test
+    results are left out: they reach Dagster as one check per model once dbt has exited."""
     figures: dict[str, dict] = {}
     for raw in invocation.stream_raw_events():
         message = raw.raw_event.get("info", {}).get("msg", "")
@@ -166,6 +188,8 @@ def with_table_figures(invocation):
                 "dagster/row_count": logged["row_count"],
                 "preview": dg.MetadataValue.md(preview_markdown(logged["columns"], logged["rows"])),
             }
+            continue
+        if test_checks.is_test_result(raw.raw_event):
             continue
         for event in raw.to_default_asset_events(
             manifest=invocation.manifest,
@@ -179,31 +203,6 @@ def with_table_figures(invocation):
             if extra and isinstance(event, dg.Output | dg.AssetMaterialization):
                 event = event.with_metadata({**event.metadata, **extra})
             yield event
-
-
-def describe_dbt_failures(run_results: dict, settings) -> str:
-    failed = [r for r in run_results.get("results", []) if r.get("status") in ("fail", "error")]
-    lines = [f"dbt build failed: {len(failed)} node(s) failed or errored"]
-    for r in failed[:10]:
-        unique_id = r.get("unique_id", "")
-        lines.append(f"  {r.get('status')}: {unique_id}: {(r.get('message') or '').strip()}")
-        code = r.get("compiled_code")
-        if unique_id.startswith("test.") and code:
-            lines += [f"      e.g. {row}" for row in _sample_failing_rows(code, settings)]
-    return "\n".join(lines)
-
-
-def _sample_failing_rows(compiled_sql: str, settings, limit: int = 5) -> list[dict]:
-    """A few of the rows a failed dbt test selected (the compiled test is a query)."""
-    try:
-        with connect(settings, read_only=True) as con:
-            cursor = con.execute(f"select * from ({compiled_sql}) as failing limit {limit}")
-            names = [d[0] for d in cursor.description]
-            return [
-                dict(zip(names, (str(v) for v in row), strict=True)) for row in cursor.fetchall()
-            ]
-    except duckdb.Error as exc:  # the sample is a courtesy; the failure stands without it
-        return [{"sample_unavailable": str(exc).splitlines()[0]}]
 
 
 @dbt_assets(
