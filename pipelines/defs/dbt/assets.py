@@ -6,6 +6,7 @@ tagged ``after_clv`` read its output table. One ``dbt build`` cannot pause for i
 """
 
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -163,6 +164,7 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         ) from None
     fingerprints.record_build(settings, wanted, results)
 
+    @functools.cache  # the check and the step's failure show the same rows: read once
     def sample(compiled_sql: str) -> list[dict]:
         return test_checks.failing_rows(settings, compiled_sql)
 
