@@ -139,8 +139,8 @@ def summary_results(
             # gate reads that as not passed, and the run's summary counts it as not run.
             continue
         problems = [(t, r) for t, r in ran if r.get("status") != PASSED]
-        # Severity as each test's own check had it: only an error-severity test that failed,
-        # errored or was skipped stops the gate.
+        # Severity as each test's own check had it: only an error-severity test that failed
+        # or errored stops the gate (a warn-severity one only warns, whatever its status).
         stops_gate = any(t.blocking and r.get("status") != WARNED for t, r in problems)
         failures = []
         for test, result in problems[:DESCRIBED_FAILURES]:
