@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from pipelines.settings import PROJECT_ROOT
 
@@ -145,3 +146,40 @@ def test_the_dbt_resource_knows_the_dbt_it_starts_without_asking_it():
     (core,) = re.findall(r"Core:\s*\n\s*- installed:\s*(\d+\.\d+\.\d+)", printed)
     assert str(dbt._cli_version) == core
     assert dbt._cli_version.major < 2  # dbt Core, not Fusion: dagster-dbt's event parsing
+
+
+@pytest.mark.parametrize("leaves", ["the check", "the model"])
+def test_a_dbt_model_and_its_dbt_tests_check_run_together_or_not_at_all(
+    leaves, tmp_path, monkeypatch
+):
+    """dagster-dbt would select a check's dbt tests through one test id; a model's check
+    holds all its tests, so a run selecting one without the other stops before dbt starts,
+    naming the pair."""
+    # an empty warehouse of its own, should dbt ever start
+    monkeypatch.setenv("CRM_DATA_DIR", str(tmp_path / "data"))
+    for var in ("CRM_LANDING_DIR", "DUCKDB_PATH", "CRM_DUCKDB_TEMP_DIR", "DAGSTER_HOME"):
+        monkeypatch.delenv(var, raising=False)
+    from pipelines.defs.dbt.assets import crm_dbt_models
+    from pipelines.defs.dbt.project import dbt_project
+    from pipelines.resources import WarehouseDbtResource
+
+    orders = dg.AssetKey(["orders"])
+    check = dg.AssetCheckKey(orders, "dbt_tests")
+    selection = (
+        dg.AssetSelection.assets(orders).without_checks()
+        if leaves == "the check"
+        else dg.AssetSelection.checks(check)
+    )
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [crm_dbt_models],
+            selection=selection,
+            instance=instance,
+            resources={"dbt": WarehouseDbtResource(project_dir=dbt_project)},
+            raise_on_error=False,
+        )
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    message = failure.event_specific_data.error.message
+    assert "dbt tests run with their model" in message and "orders:dbt_tests" in message
+    assert not [e for e in result.all_events if e.is_step_materialization]
