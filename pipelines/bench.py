@@ -170,16 +170,22 @@ def link_tree(source: Path, target: Path) -> None:
 # --- the pipeline's own figures ---------------------------------------------------------------
 
 
-def step_seconds(settings: Settings, run_id: str) -> dict[str, float]:
-    """Wall seconds of every step of a run, from its event log (start to success/failure)."""
+def run_log_figures(settings: Settings, run_id: str) -> tuple[dict[str, float], dict[str, int]]:
+    """From one read of a run's event log: the wall seconds of every step (start to success
+    or failure), and how many events the run stored, in all and in its dbt steps (every
+    stored event costs its step a write, so their count is a figure of the night's cost)."""
     import dagster as dg
     from dagster._core.instance.ref import InstanceRef
 
     started: dict[str, float] = {}
     seconds: dict[str, float] = {}
+    events = {"all": 0, "dbt steps": 0}
     # The run's own instance, named by path: no DAGSTER_HOME set as a side effect.
     with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(settings.dagster_home))) as instance:
         for entry in instance.all_logs(run_id):
+            events["all"] += 1
+            if entry.step_key and entry.step_key.startswith("crm_dbt_models"):
+                events["dbt steps"] += 1
             event = entry.dagster_event
             if event is None or entry.step_key is None:
                 continue
@@ -189,21 +195,7 @@ def step_seconds(settings: Settings, run_id: str) -> dict[str, float]:
                 seconds[entry.step_key] = entry.timestamp - started.get(
                     entry.step_key, entry.timestamp
                 )
-    return seconds
-
-
-def run_events(settings: Settings, run_id: str) -> dict[str, int]:
-    """How many events a run stored: in all, and in its dbt steps (every stored event costs
-    the step its write, so their count is a figure of the night's cost like its seconds)."""
-    import dagster as dg
-    from dagster._core.instance.ref import InstanceRef
-
-    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(settings.dagster_home))) as instance:
-        steps = [entry.step_key for entry in instance.all_logs(run_id)]
-    return {
-        "all": len(steps),
-        "dbt steps": sum(1 for key in steps if key and key.startswith("crm_dbt_models")),
-    }
+    return seconds, events
 
 
 def stages(steps: dict[str, float], wall: float) -> dict[str, float]:
@@ -473,7 +465,7 @@ def run_benchmark(scale: str, seed: int = 42) -> dict:
         raise RuntimeError(f"the benchmark's full run failed:\n{failure}")
     figures = warehouse_figures(settings)
     rows_in = sum(s["rows_in"] for s in figures["sources"].values())
-    steps = step_seconds(settings, full.run_id)
+    steps, full_events = run_log_figures(settings, full.run_id)
     full_stages = stages(steps, full_seconds)
 
     link_tree(cache / "next_day", settings.landing_dir)
@@ -481,6 +473,7 @@ def run_benchmark(scale: str, seed: int = 42) -> dict:
     rowids_before_day = table_rowids(settings, relations)
     # A failed incremental run is a result too (it is reported, the rest is measured).
     day_seconds, day, day_peaks, day_failure = _run(settings, window=(NEXT_DAY, NEXT_DAY))
+    day_steps, day_events = run_log_figures(settings, day.run_id)
     day_rows = sum(s["rows_in"] for s in warehouse_figures(settings)["sources"].values()) - rows_in
 
     ceiling = ceiling_seconds(cache / "landing", work, settings)
@@ -500,7 +493,7 @@ def run_benchmark(scale: str, seed: int = 42) -> dict:
             "seconds": round(full_seconds, 2),
             "rows_per_second": round(rows_in / full_seconds),
             "stages": full_stages,
-            "events": run_events(settings, full.run_id),
+            "events": full_events,
             "dbt_node_seconds": dbt_breakdown(settings, full.run_id),
             "peak_rss_bytes": full_peaks.peak_rss,
             "peak_spill_bytes": full_peaks.peak_spill,
@@ -509,8 +502,8 @@ def run_benchmark(scale: str, seed: int = 42) -> dict:
             "landing_date": NEXT_DAY.isoformat(),
             "rows": day_rows,
             "seconds": round(day_seconds, 2),
-            "stages": stages(step_seconds(settings, day.run_id), day_seconds),
-            "events": run_events(settings, day.run_id),
+            "stages": stages(day_steps, day_seconds),
+            "events": day_events,
             "peak_rss_bytes": day_peaks.peak_rss,
             "over_full_run": None if day_failure else round(day_seconds / full_seconds, 3),
             "failed": day_failure,

@@ -73,7 +73,8 @@ def test_the_dbt_steps_store_events_per_model_not_per_test(xs_warehouse, monkeyp
     monkeypatch.setenv("DAGSTER_HOME", home)
     with dg.DagsterInstance.from_ref(InstanceRef.from_dir(home)) as instance:
         (run,) = instance.get_runs()
-    events = bench.run_events(xs_warehouse, run.run_id)
+    steps, events = bench.run_log_figures(xs_warehouse, run.run_id)
+    assert steps["crm_dbt_models"] > 0 and steps["crm_dbt_models_after_clv"] > 0
 
     nodes = json.loads(manifest_path.read_text(encoding="utf-8"))["nodes"].values()
     models = sum(1 for n in nodes if n["resource_type"] in ("model", "seed"))

@@ -19,8 +19,8 @@
     This is dbt's own hook for a test's `where` config (get_where_subquery); a `where` set
     on a test still wins.
 -#}
-{#- One macro: dbt resolves this override in the `dbt` namespace, where the project's other
-    macros are not in scope at parse time. -#}
+{#- dbt resolves this override in the `dbt` namespace: the project's other macros are in
+    scope only by the package name (crm_warehouse.newest_value), and only when it runs. -#}
 {% macro default__get_where_subquery(relation) -%}
     {%- set where = config.get('where', '') -%}
     {%- if not where and execute and env_var('CRM_DBT_TEST_ROWS', 'all') == 'night' -%}
@@ -36,13 +36,10 @@
         {%- set watermark = '_loaded_through' if kept_by_key and '_loaded_through' in tested.columns
             else ('_built_at' if kept_by_key and '_built_at' in tested.columns else none) -%}
         {%- if test_name in ['not_null', 'accepted_values', 'relationships'] and watermark -%}
-            {#- the newest value as a literal, as newest_value() (change_feed.sql) gives it:
-                the scan then skips the row groups of the earlier writes -#}
-            {%- set newest = run_query(
-                'select cast(max(' ~ watermark ~ ') as ' ~ dbt.type_string() ~ '), typeof(max('
-                ~ watermark ~ ')) from ' ~ relation).rows[0] -%}
-            {%- set where = 'false' if newest[0] is none
-                else watermark ~ " = cast('" ~ newest[0] ~ "' as " ~ newest[1] ~ ")" -%}
+            {#- the newest value as a literal: the scan skips the row groups of the earlier
+                writes (change_feed.sql) -#}
+            {%- set newest = crm_warehouse.newest_value(watermark, relation) -%}
+            {%- set where = watermark ~ ' = ' ~ newest if newest else 'false' -%}
         {%- elif tested
             and 'weekly' in tested.config.get('tags', [])
             and not flags.FULL_REFRESH

@@ -55,9 +55,9 @@ class CrmDbtTranslator(DagsterDbtTranslator):
     def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):
         """Every test of a model maps to the model's one ``dbt_tests`` check
         (defs/dbt/test_checks.py); dagster-dbt keeps one spec per check key."""
-        if super().get_asset_check_spec(asset_spec, manifest, unique_id, project) is None:
+        tests = self.tests_by_asset(manifest, project).get(asset_spec.key, [])
+        if not any(t.unique_id == unique_id for t in tests):
             return None
-        tests = self.tests_by_asset(manifest, project)[asset_spec.key]
         return test_checks.summary_spec(asset_spec.key, tests)
 
     def tests_by_asset(self, manifest, project) -> dict[dg.AssetKey, list[test_checks.ModelTest]]:
