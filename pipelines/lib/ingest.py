@@ -415,6 +415,14 @@ def _read_parquet(con, path: Path, stage: str) -> list[tuple[int, str, str]]:
 # --- one file ----------------------------------------------------------------------------
 
 
+def _size(file: LandingFile) -> int:
+    """The file's size; 0 when it is gone (removed by its sender since it was found)."""
+    try:
+        return file.path.stat().st_size
+    except OSError:
+        return 0
+
+
 def _record_load(
     con, result: LoadResult, file: LandingFile, digest: str, started: datetime
 ) -> None:
@@ -429,7 +437,7 @@ def _record_load(
             "file": result.file,
             "delivery_date": file.delivery_date,
             "sha256": digest,
-            "bytes": file.path.stat().st_size,
+            "bytes": _size(file),
             "encoding": result.encoding,
             "status": result.status,
             "duplicate_of": result.duplicate_of,
@@ -578,7 +586,12 @@ def load_file(
     """
     started = datetime.now(UTC)
     clock = time.perf_counter()
-    digest = sha256(file)
+    unreadable = None
+    try:
+        digest = sha256(file)
+    except LandingError as exc:
+        # No content to name it by: the load is the path's, rejected until it can be read.
+        digest, unreadable = "", str(exc)
     if content_salt:
         digest = hashlib.sha256(f"{digest}:{content_salt}".encode()).hexdigest()
     path_digest = hashlib.sha256(f"{file.relative_path}\0{digest}".encode()).hexdigest()
@@ -589,7 +602,10 @@ def load_file(
     if recorded:
         result.status = "skipped"
         return result
-    if loaded_before:
+    if unreadable:
+        result.status = "rejected"
+        result.error = unreadable
+    elif loaded_before:
         result.status = "duplicate"
         result.duplicate_of = loaded_before
     else:

@@ -138,14 +138,32 @@ class DateBounds:
 
 
 def _newest_change(day_dir: Path) -> float:
-    """When anything in the folder last changed (the folder's own time when it is empty)."""
-    return max((p.lstat().st_mtime for p in day_dir.iterdir()), default=day_dir.stat().st_mtime)
+    """When anything in the folder last changed (the folder's own time when it is empty,
+    or when it cannot be listed: the run that reads it then reports why)."""
+    try:
+        entries = list(day_dir.iterdir())
+    except OSError:
+        return day_dir.stat().st_mtime
+    newest = day_dir.stat().st_mtime if not entries else 0.0
+    for entry in entries:
+        try:
+            newest = max(newest, entry.lstat().st_mtime)
+        except FileNotFoundError:  # removed since the listing
+            continue
+    return newest
+
+
+def _has_marker(day_dir: Path) -> bool:
+    try:
+        return (day_dir / DELIVERY_MARKER).exists()
+    except OSError:  # a folder that cannot be searched: its own time says if it is quiet
+        return False
 
 
 def delivery_ready(day_dir: Path, quiet_seconds: float | None, now: float | None = None) -> bool:
     """Complete: a ``_SUCCESS`` marker, or no entry modified within ``quiet_seconds``
     (None: every folder counts as complete)."""
-    if quiet_seconds is None or (day_dir / DELIVERY_MARKER).exists():
+    if quiet_seconds is None or _has_marker(day_dir):
         return True
     now = time.time() if now is None else now
     return _newest_change(day_dir) <= now - quiet_seconds
@@ -214,8 +232,12 @@ def unknown_source_folders(landing_dir: Path, sources: set[str]) -> list[str]:
     )
 
 
-def delivery_folders(landing_dir: Path, sources: set[str] | None = None) -> list[Path]:
-    """Every ``<source>/<YYYY-MM-DD>`` folder under landing (of ``sources``), sorted."""
+def delivery_folders(
+    landing_dir: Path, sources: set[str] | None = None, problems: list[LandingProblem] | None = None
+) -> list[Path]:
+    """Every ``<source>/<YYYY-MM-DD>`` folder under landing (of ``sources``), sorted. A
+    source folder that cannot be listed is passed by and, given ``problems``, added there
+    (a run's :func:`discover` reports it too)."""
     folders = []
     if not landing_dir.is_dir():
         return folders
@@ -224,10 +246,19 @@ def delivery_folders(landing_dir: Path, sources: set[str] | None = None) -> list
         for p in landing_dir.iterdir()
         if p.is_dir() and not _is_ignored(p.name) and (sources is None or p.name in sources)
     ):
-        folders += sorted(
-            p for p in source_dir.iterdir() if p.is_dir() and folder_date(p.name) is not None
-        )
+        try:
+            entries = list(source_dir.iterdir())
+        except OSError as exc:
+            if problems is not None:
+                problems.append(unlistable_folder(_shown(source_dir.name), exc))
+            continue
+        folders += sorted(p for p in entries if p.is_dir() and folder_date(p.name) is not None)
     return folders
+
+
+def unlistable_folder(relative_path: str, exc: OSError) -> LandingProblem:
+    """A folder under landing whose entries cannot be listed (permissions, a broken mount)."""
+    return LandingProblem(relative_path, f"cannot list the folder: {exc.strerror or exc}")
 
 
 def discover(
@@ -256,7 +287,11 @@ def discover(
     problems: list[LandingProblem] = []
     if not source_dir.is_dir():
         return files, problems
-    for entry in sorted(source_dir.iterdir()):
+    try:
+        entries = sorted(source_dir.iterdir())
+    except OSError as exc:
+        return files, [unlistable_folder(_shown(source), exc)]
+    for entry in entries:
         rel = _shown(f"{source}/{entry.name}")
         if _is_ignored(entry.name):
             continue
@@ -277,7 +312,12 @@ def discover(
             continue
         if not delivery_ready(entry, quiet_seconds, now):
             continue
-        for path in sorted(entry.iterdir()):
+        try:
+            delivered_paths = sorted(entry.iterdir())
+        except OSError as exc:
+            problems.append(unlistable_folder(rel, exc))
+            continue
+        for path in delivered_paths:
             rel_file = _shown(f"{rel}/{path.name}")
             if _is_ignored(path.name):
                 continue
@@ -293,6 +333,9 @@ def discover(
                 problems.append(
                     LandingProblem(rel_file, "symlink points outside the landing folder")
                 )
+                continue
+            if path.is_symlink() and not resolved.exists():
+                problems.append(LandingProblem(rel_file, "symlink points to nothing (dangling)"))
                 continue
             if not resolved.is_file():
                 problems.append(LandingProblem(rel_file, "not a regular file"))
@@ -324,9 +367,14 @@ def _open_bytes(file: LandingFile):
 def sha256(file: LandingFile) -> str:
     """Content hash of the file as delivered (compressed bytes for .gz)."""
     digest = hashlib.sha256()
-    with open(file.path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
+    try:
+        with open(file.path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError as exc:
+        raise LandingError(
+            f"{file.relative_path}: cannot read file: {exc.strerror or exc}"
+        ) from exc
     return digest.hexdigest()
 
 

@@ -913,6 +913,12 @@ CASES: list[Case] = [
         Rejected("cannot resolve the path: Symlink loop", scan=True),
     ),
     Case(
+        "dangling_symlink",
+        POS,
+        {f"{POS_D1}/moved.csv": Symlink("moved_away.csv")},
+        Rejected("symlink points to nothing (dangling)", scan=True),
+    ),
+    Case(
         "file_outside_a_delivery_folder",
         POS,
         {f"{POS}/loose.csv": text(POS_H, pos("LOOSE1"))},
