@@ -320,12 +320,15 @@ def _export_lines(settings: Settings, result: dg.ExecuteInProcessResult) -> list
     return ["", f"segment outputs NOT published ({kept})"]
 
 
-def _serving_lines(settings: Settings) -> list[str]:
+def _serving_lines(settings: Settings, result: dg.ExecuteInProcessResult) -> list[str]:
+    from pipelines.defs.publish.assets import SERVING_UNCHANGED, SERVING_VERSION
     from pipelines.lib import serving
 
     current = serving.current_name(settings)
     if current is None:
         return ["", "serving: nothing published yet"]
+    if _declined(result, SERVING_VERSION):
+        return ["", SERVING_UNCHANGED.format(version=current)]
     entry = settings.serving_dir / serving.CURRENT_DB
     rel = os.path.relpath(entry, PROJECT_ROOT)
     if rel.startswith(".."):  # a data folder outside the checkout: its own path reads better
@@ -479,7 +482,7 @@ def summarise(
     lines += _export_lines(settings, result)
     if settings.report_path.exists():
         lines += ["", f"customer report: {settings.report_path}"]
-    lines += _serving_lines(settings)
+    lines += _serving_lines(settings, result)
     lines += [
         "",
         f"working warehouse (the pipeline's; BI tools use the serving file): {settings.duckdb_path}",

@@ -3,8 +3,9 @@
 DuckDB lets one process write a file and locks it, so BI tools must never open the
 working warehouse. Each publication builds a new version beside the old ones:
 
-    serving/versions/v20260131T020512123456Z/warehouse.duckdb   (schema marts + serving.manifest)
-    serving/versions/v20260131T020512123456Z/parquet/<mart>.parquet
+    serving/versions/v20260131T020512123456Z/parquet/<mart>.parquet   (the data, written once)
+    serving/versions/v20260131T020512123456Z/warehouse.duckdb   (views over those files
+                                                                  + serving.manifest)
     serving/versions/v20260131T020512123456Z/manifest.json
     serving/current.duckdb -> versions/<version>/warehouse.duckdb   (the BI entry point)
     serving/current        -> versions/<version>                    (Parquet readers)
@@ -12,11 +13,16 @@ working warehouse. Each publication builds a new version beside the old ones:
 A version is complete before either link points at it, the links are replaced by rename
 (never rewritten in place), and a version is never modified after it is published, so a
 reader sees the old or the new version whole and never waits on a lock.
+
+Only what changed is written: each mart's fingerprint (columns, rows, a hash of every
+row) is kept in the manifest, a mart with the previous version's fingerprint is that
+version's file hard-linked, and when no mart changed no version is made at all.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import shutil
@@ -67,17 +73,65 @@ def remove_stale_builds(settings: Settings) -> list[str]:
     never linked and so never read, but each a copy of every mart, one more per killed
     night. Runs are one at a time, but the serving asset can be materialised alone beside
     one, so a live builder's folder stays (lib/workdirs.py)."""
-    return remove_dead_writers(settings.serving_dir, (BUILDING_PREFIX,))
+    removed = remove_dead_writers(settings.serving_dir, (BUILDING_PREFIX,))
+    # A build killed while it named its work folder by the version's final path.
+    versions = settings.serving_dir / VERSIONS
+    for link in versions.iterdir() if versions.is_dir() else ():
+        if link.is_symlink() and not link.exists():
+            link.unlink()
+            removed.append(f"{VERSIONS}/{link.name}")
+    return removed
 
 
-def build_version(settings: Settings, *, run_id: str, as_of_date: str | None) -> Version:
-    """Copy every table of the working warehouse's marts schema into a new serving file
-    and Parquet files; nothing points at it yet."""
+def _columns(con, mart: str) -> list[tuple[str, str]]:
+    return con.execute(
+        "select column_name, data_type from information_schema.columns where table_catalog = "
+        "'working' and table_schema = $s and table_name = $t order by ordinal_position",
+        {"s": SERVED_SCHEMA, "t": mart},
+    ).fetchall()
+
+
+def _fingerprint(con, mart: str) -> tuple[int, str]:
+    """(rows, fingerprint of the columns and every row's values, whatever their order).
+    One scan that writes nothing: much cheaper than a copy, so an unchanged mart is found
+    before it would be written again."""
+    columns = _columns(con, mart)
+    values = ", ".join(_quote(name) for name, _ in columns)
+    rows, total = con.execute(
+        f"select count(*), coalesce(sum(hash({values})), 0)::varchar "
+        f"from working.{SERVED_SCHEMA}.{_quote(mart)}"
+    ).fetchone()
+    digest = hashlib.sha256(json.dumps([columns, rows, total]).encode()).hexdigest()
+    return rows, digest
+
+
+def _parquet(version_dir: Path, mart: str) -> Path:
+    return version_dir / "parquet" / f"{mart}.parquet"
+
+
+def _link(previous: Version, mart: str, target: Path) -> bool:
+    """Hard-link the previous version's file of ``mart`` (False where the file system has
+    no hard links: the mart is then written again)."""
+    try:
+        os.link(_parquet(previous.path, mart), target)
+    except OSError:
+        return False
+    return True
+
+
+def build_version(
+    settings: Settings, *, run_id: str, as_of_date: str | None, previous: Version | None = None
+) -> Version | None:
+    """Write the working warehouse's marts as a new version (one Parquet file per mart, and
+    a DuckDB file of views over them); nothing points at it yet. A mart whose content is
+    the ``previous`` version's is hard-linked from it, not written again; when every mart
+    is, no version is built (None)."""
     versions = settings.serving_dir / VERSIONS
     versions.mkdir(parents=True, exist_ok=True)
     name = new_version_name()
     remove_stale_builds(settings)
     building = settings.serving_dir / f"{BUILDING_PREFIX}{os.getpid()}-{name}"
+    final = versions / name
     (building / "parquet").mkdir(parents=True)
     try:
         con = duckdb.connect(
@@ -99,15 +153,41 @@ def build_version(settings: Settings, *, run_id: str, as_of_date: str | None) ->
                     {"s": SERVED_SCHEMA},
                 ).fetchall()
             ]
-            con.execute(f"create schema {SERVED_SCHEMA}")
             rows: dict[str, int] = {}
+            fingerprints: dict[str, str] = {}
             for mart in marts:
-                target = f"{SERVED_SCHEMA}.{_quote(mart)}"
-                con.execute(f"create table {target} as select * from working.{target}")
-                rows[mart] = con.execute(f"select count(*) from {target}").fetchone()[0]
-                parquet = _sql_literal(str(building / "parquet" / f"{mart}.parquet"))
-                con.execute(f"copy {target} to {parquet} (format parquet, compression zstd)")
+                rows[mart], fingerprints[mart] = _fingerprint(con, mart)
+            before = previous.manifest.get("fingerprints", {}) if previous else {}
+            # A data folder moved or restored elsewhere: the previous version's views still
+            # name the old place, so the same marts need a version of their own.
+            moved = previous is not None and previous.manifest.get("path") != str(previous.path)
+            if before == fingerprints and not moved:
+                return None
+            linked = []
+            for mart in marts:
+                parquet = _parquet(building, mart)
+                if before.get(mart) == fingerprints[mart] and _link(previous, mart, parquet):
+                    linked.append(mart)
+                else:
+                    con.execute(
+                        f"copy (select * from working.{SERVED_SCHEMA}.{_quote(mart)}) to "
+                        f"{_sql_literal(str(parquet))} (format parquet, compression zstd)"
+                    )
             con.execute("detach working")
+            # Views over the version's own files, by the path they will have once published:
+            # the data is written once, and a reader of the DuckDB file takes no lock on it.
+            # DuckDB reads a view's files when it creates it, so that path leads to the
+            # work folder for this while (a published version is never a symlink).
+            os.symlink(os.path.relpath(building, versions), final)
+            try:
+                con.execute(f"create schema {SERVED_SCHEMA}")
+                for mart in marts:
+                    source = _sql_literal(str(_parquet(final, mart)))
+                    con.execute(
+                        f"create view {SERVED_SCHEMA}.{_quote(mart)} as select * from {source}"
+                    )
+            finally:
+                final.unlink()
             # Inside the file too, so a reader can check what it opened is one whole version.
             con.execute("create schema serving")
             con.execute(
@@ -126,9 +206,12 @@ def build_version(settings: Settings, *, run_id: str, as_of_date: str | None) ->
             "as_of_date": as_of_date,
             "published_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "marts": rows,
+            "path": str(final),  # where its views read its files
+            "fingerprints": fingerprints,
+            # Unchanged since the previous version: its files, hard-linked.
+            "linked": linked,
         }
         (building / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        final = versions / name
         os.replace(building, final)
         return Version(name, final, manifest)
     finally:
@@ -187,11 +270,23 @@ def prune(settings: Settings, keep: int) -> list[str]:
     return [v.name for v in doomed]
 
 
-def publish(settings: Settings, *, run_id: str, as_of_date: str | None) -> Version:
-    version = build_version(settings, run_id=run_id, as_of_date=as_of_date)
+@dataclass(frozen=True)
+class Publication:
+    version: Version
+    new: bool  # False: no mart changed since the current version, which stays
+
+
+def publish(settings: Settings, *, run_id: str, as_of_date: str | None) -> Publication:
+    """A new version made current, or none when every mart is as the current version holds
+    it (a night with nothing new must not push real versions out of rollback's reach)."""
+    current = current_name(settings)
+    previous = get_version(settings, current) if current else None
+    version = build_version(settings, run_id=run_id, as_of_date=as_of_date, previous=previous)
+    if version is None:
+        return Publication(previous, new=False)
     switch_to(settings, version.name)
     prune(settings, settings.serving_keep)
-    return version
+    return Publication(version, new=True)
 
 
 def rollback(settings: Settings, to: str | None = None) -> Version:

@@ -329,7 +329,9 @@ def test_runs_killed_while_ingesting_building_and_publishing_recover_on_rerun(
         for driver in ("duckdb", "sqlalchemy")
     }
     try:
-        # 1. Killed while it builds the serving version.
+        # 1. Killed while it builds the serving version. The copy's marts are the
+        # session's, but its current version reads the session's folder: a data folder
+        # moved elsewhere is published anew (lib/serving.py), so there is a build to kill.
         def building() -> bool:
             return any(settings.serving_dir.glob(".building-*/parquet/*.parquet"))
 

@@ -13,10 +13,11 @@ import polars as pl
 import pytest
 
 from pipelines.generator import generate
+from pipelines.lib import serving
 from pipelines.lib.contracts import load_contracts
 from pipelines.lib.exports import published_folders
 from pipelines.lib.identity_report import identity_report
-from pipelines.run import run_succeeded, run_warehouse_job
+from pipelines.run import run_succeeded, run_warehouse_job, summarise
 from pipelines.settings import connect
 from tests.conftest import XS_DAYS, XS_SEED, XS_START, warehouse_environment
 
@@ -200,9 +201,19 @@ def test_identity_resolution_quality(warehouse):
 
 def test_second_run_changes_nothing(warehouse):
     settings, before = warehouse
+    (first,) = serving.list_versions(settings)
     result = run_warehouse_job(settings)
     assert run_succeeded(result), result
     assert _snapshot(settings) == before
+    # The copy's version reads the session's folder: the data folder "moved", so this run
+    # publishes one for its own place, every mart linked from the one before (unchanged).
+    (_, moved) = serving.list_versions(settings)
+    assert moved.manifest["linked"] == sorted(first.rows) and moved.rows == first.rows
+    # Once more: no mart changed and nothing moved, so no version; the summary says so.
+    again = run_warehouse_job(settings)
+    assert run_succeeded(again), again
+    assert [v.name for v in serving.list_versions(settings)] == [first.name, moved.name]
+    assert f"serving unchanged, still {moved.name}" in summarise(settings, again)
 
 
 def test_a_new_day_adds_exactly_its_rows(warehouse):

@@ -45,6 +45,23 @@ def _publish_serving_version_alone():
         )
 
 
+def _change_one_mart(settings) -> None:
+    """What a night does to one mart (the others stay as they are)."""
+    import duckdb
+
+    with duckdb.connect(str(settings.duckdb_path)) as con:
+        con.execute(
+            "delete from marts.kpis_monthly where rowid = (select min(rowid) from marts.kpis_monthly)"
+        )
+
+
+def _materialised_version(result) -> dict | None:
+    (event,) = [e for e in result.all_events if e.is_step_success] or [None]
+    assert event is not None, "the serving step did not succeed"
+    found = result.asset_materializations_for_node("serving_version")
+    return found[0].metadata if found else None
+
+
 def test_readers_see_whole_versions_and_no_errors_during_two_publications(
     warehouse, tmp_path: Path
 ):
@@ -66,7 +83,9 @@ def test_readers_see_whole_versions_and_no_errors_during_two_publications(
         for driver in ("duckdb", "sqlalchemy")
     }
     try:
+        _change_one_mart(warehouse)
         once = _publish_serving_version_alone()
+        _change_one_mart(warehouse)
         again = _publish_serving_version_alone()
     finally:
         stop.touch()
@@ -76,6 +95,14 @@ def test_readers_see_whole_versions_and_no_errors_during_two_publications(
     assert once.success and again.success
     published = [v.name for v in serving.list_versions(warehouse)]
     assert len(published) == 3 and published[0] == first
+    # One mart changed each time: the others are the previous version's files, linked.
+    marts = len(serving.get_version(warehouse, first).rows)
+    for result in (once, again):
+        assert _materialised_version(result)["marts_linked"].value == marts - 1
+    # Nothing changed since: no version, the step still succeeds.
+    unchanged = _publish_serving_version_alone()
+    assert unchanged.success and _materialised_version(unchanged) is None
+    assert [v.name for v in serving.list_versions(warehouse)] == published
     summaries = {d: json.loads((tmp_path / f"{d}.json").read_text()) for d in readers}
     print(
         "reader summaries:",

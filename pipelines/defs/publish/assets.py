@@ -110,6 +110,9 @@ def require_gate(context: dg.AssetExecutionContext) -> list[dg.AssetCheckKey]:
 # loaded row every mart is empty, so there is no version to serve.
 NOTHING_TO_EXPORT = "nothing to publish: no paid order loaded yet, so no analysis has a run date"
 NOTHING_TO_SERVE = "nothing to publish: no row loaded yet, every mart is empty"
+# A night that changed no mart: a new version would only push real ones out of rollback's
+# reach (CRM_SERVING_KEEP).
+SERVING_UNCHANGED = "serving unchanged, still {version} (no mart changed since it was published)"
 
 
 def _as_of_date(con) -> dt.date | None:
@@ -244,10 +247,13 @@ def _served_marts() -> list[dg.AssetKey]:
     group_name=PUBLISH_GROUP,
     kinds={"duckdb", "parquet"},
     deps=_served_marts(),
-    description="A new read-only version of every BI mart (serving/versions/<v>/: DuckDB file "
-    "+ one Parquet file per mart), then serving/current.duckdb and serving/current switched "
-    "to it by rename. Gated like the exports; the last CRM_SERVING_KEEP versions are kept. "
-    "Nothing is published before the first loaded row (every mart empty).",
+    description="A new read-only version of every BI mart (serving/versions/<v>/: one Parquet "
+    "file per mart, hard-linked from the previous version when the mart did not change, and "
+    "a DuckDB file of views over them), then serving/current.duckdb and serving/current "
+    "switched to it by rename. Gated like the exports; the last CRM_SERVING_KEEP versions "
+    "are kept. No version when no mart changed since the current one, and nothing before "
+    "the first loaded row (every mart empty): the step then succeeds without a "
+    "materialisation.",
     output_required=False,
 )
 def serving_version(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
@@ -262,9 +268,13 @@ def serving_version(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         return
     checks = require_gate(context)
     settings = warehouse.settings()
-    version = serving.publish(
+    publication = serving.publish(
         settings, run_id=context.run.run_id, as_of_date=str(as_of_date) if as_of_date else None
     )
+    version = publication.version
+    if not publication.new:
+        context.log.info(f"serving_version: {SERVING_UNCHANGED.format(version=version.name)}")
+        return
     yield dg.MaterializeResult(
         metadata={
             "dagster/row_count": sum(version.rows.values()),
@@ -278,5 +288,7 @@ def serving_version(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             "gating_checks": len(checks),
             "data_docs": dg.MetadataValue.path(str(settings.data_docs_index)),
             "rows": dg.MetadataValue.json(version.rows),
+            # Unchanged since the version before: hard-linked, not written again.
+            "marts_linked": len(version.manifest["linked"]),
         }
     )
