@@ -232,6 +232,30 @@ def rollback(
 
 
 @app.command()
+def prune() -> None:
+    """Apply the retention settings now (CRM_KEEP_RUNS, CRM_SERVING_KEEP): old Dagster runs,
+    dbt artefacts, GE validation results and serving versions; a successful run does the
+    same (GE results at its export step). Raw loads, quarantine and exports stay."""
+    import dagster as dg
+
+    from pipelines import retention
+    from pipelines.lib import quality
+    from pipelines.run import prepare_environment
+
+    settings = get_settings()
+    prepare_environment(settings)  # DAGSTER_HOME: the run history to prune
+    from pipelines.definitions import defs  # after the environment is set
+
+    with dg.DagsterInstance.get() as instance:
+        pruned = retention.apply(
+            settings, instance, defs.resolve_asset_graph().asset_check_keys, validations=True
+        )
+    if pruned.validations and settings.data_docs_index.exists():
+        quality.validator_for(settings.quality_dir).build_docs()  # no links to removed pages
+    typer.echo(pruned.describe())
+
+
+@app.command()
 def report() -> None:
     """Write the HTML customer report from the current warehouse and print its path."""
     from pipelines.lib.report import build_report

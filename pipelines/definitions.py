@@ -5,6 +5,7 @@ import dagster as dg
 from pipelines.defs.analytics.clv import customer_clv
 from pipelines.defs.dbt.assets import crm_dbt_models, crm_dbt_models_after_clv
 from pipelines.defs.dbt.project import dbt_project
+from pipelines.defs.housekeeping import retention_after_success
 from pipelines.defs.ingest.assets import ingest_assets
 from pipelines.defs.ingest.reference_rates import ecb_reference_rates
 from pipelines.defs.ingest.sensors import WAREHOUSE_JOB, landing_sensor
@@ -36,7 +37,7 @@ defs = dg.Definitions(
     asset_checks=quality_checks,
     jobs=[warehouse_job],
     schedules=[nightly],
-    sensors=[landing_sensor],
+    sensors=[landing_sensor, retention_after_success],
     resources={
         "warehouse": WarehouseResource(),
         "dbt": WarehouseDbtResource(project_dir=dbt_project),

@@ -21,7 +21,7 @@ from pipelines.settings import PROJECT_ROOT, Settings, connect, export_to_enviro
 MART_SCHEMA = "marts"
 
 
-def _prepare_environment(settings: Settings) -> None:
+def prepare_environment(settings: Settings) -> None:
     export_to_environment(settings)
     os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home))
     home = Path(os.environ["DAGSTER_HOME"])
@@ -49,7 +49,7 @@ def run_warehouse_job(
     complete deliveries dated within ``window``, as one run recorded in DAGSTER_HOME for
     the UI (``progress``: a stream to show it on); which dates: :func:`dates_to_run`. None
     when a window holds no complete delivery folder."""
-    _prepare_environment(settings)
+    prepare_environment(settings)
     # Refuse before anything runs when personal data cannot be hashed safely (production
     # without CRM_PII_SALT): SaltError says what to set.
     resolve_salt(settings)
@@ -76,7 +76,7 @@ def run_warehouse_job(
             if progress
             else contextlib.nullcontext()
         ):
-            return job.execute_in_process(
+            result = job.execute_in_process(
                 instance=instance,
                 raise_on_error=False,
                 run_config=run_config,
@@ -84,6 +84,11 @@ def run_warehouse_job(
                 run_id=run_id,
                 asset_selection=asset_keys,
             )
+        if selection is None and run_succeeded(result):
+            from pipelines import retention
+
+            retention.apply(settings, instance, defs.resolve_asset_graph().asset_check_keys)
+        return result
 
 
 @dataclass(frozen=True)

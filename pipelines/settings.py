@@ -22,8 +22,12 @@ DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 # Safe defaults for a 2-core / 24 GB machine: leave room for Python and dbt beside DuckDB.
 DEFAULT_MEMORY_LIMIT = "4GB"
 DEFAULT_THREADS = 2
-# Serving versions kept for rollback.
+# Serving versions kept for rollback. Fewer than runs: each version holds the facts a
+# night changed (orders, order lines, interactions) in full.
 DEFAULT_SERVING_KEEP = 7
+# Runs whose Dagster history, dbt artefacts and GE results are kept (two weeks of nights);
+# those holding an asset's or a check's latest result are kept whatever their age.
+DEFAULT_KEEP_RUNS = 14
 # The nightly refresh: 02:00 in the merchant's time zone.
 DEFAULT_NIGHTLY_CRON = "0 2 * * *"
 DEFAULT_SCHEDULE_TIMEZONE = "Asia/Shanghai"
@@ -66,6 +70,7 @@ class Settings:
     duckdb_threads: int
     duckdb_temp_dir: Path
     serving_keep: int = DEFAULT_SERVING_KEEP
+    keep_runs: int = DEFAULT_KEEP_RUNS
     nightly_cron: str = DEFAULT_NIGHTLY_CRON
     schedule_timezone: str = DEFAULT_SCHEDULE_TIMEZONE
     landing_quiet_seconds: float = DEFAULT_LANDING_QUIET_SECONDS
@@ -131,6 +136,12 @@ class Settings:
         return self.data_dir / "serving"
 
     @property
+    def dbt_artifacts_dir(self) -> Path:
+        """One folder per dbt invocation (manifest, run results, log), and the parse the
+        next invocation reuses."""
+        return self.data_dir / "dbt"
+
+    @property
     def quality_dir(self) -> Path:
         """The Great Expectations project (stores, validation results, data docs)."""
         return self.data_dir / "quality"
@@ -179,6 +190,7 @@ class Settings:
             "CRM_DUCKDB_THREADS": str(self.duckdb_threads),
             "CRM_DUCKDB_TEMP_DIR": str(self.duckdb_temp_dir),
             "CRM_SERVING_KEEP": str(self.serving_keep),
+            "CRM_KEEP_RUNS": str(self.keep_runs),
             "CRM_LANDING_QUIET_SECONDS": str(self.landing_quiet_seconds),
             "CRM_MANUAL_QUIET_SECONDS": str(self.manual_quiet_seconds),
             "CRM_LANDING_FLOOR": self.landing_floor or "",
@@ -231,6 +243,7 @@ def get_settings(environ: dict[str, str] | None = None) -> Settings:
         duckdb_threads=int(env.get("CRM_DUCKDB_THREADS") or DEFAULT_THREADS),
         duckdb_temp_dir=temp_dir,
         serving_keep=int(env.get("CRM_SERVING_KEEP") or DEFAULT_SERVING_KEEP),
+        keep_runs=int(env.get("CRM_KEEP_RUNS") or DEFAULT_KEEP_RUNS),
         nightly_cron=env.get("CRM_NIGHTLY_CRON") or DEFAULT_NIGHTLY_CRON,
         schedule_timezone=env.get("CRM_SCHEDULE_TIMEZONE") or DEFAULT_SCHEDULE_TIMEZONE,
         landing_quiet_seconds=float(

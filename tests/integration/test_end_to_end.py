@@ -85,7 +85,8 @@ def warehouse(xs_warehouse, tmp_path_factory: pytest.TempPathFactory):
     must not touch the shared one. The env is restored after."""
     data = tmp_path_factory.mktemp("e2e") / "data"
     shutil.copytree(xs_warehouse.data_dir, data, symlinks=True)
-    with warehouse_environment(data) as settings:
+    # One run kept: the module's own runs prune what came before (pipelines/retention.py).
+    with warehouse_environment(data, CRM_KEEP_RUNS="1") as settings:
         yield settings, _snapshot(settings)
 
 
@@ -200,6 +201,11 @@ def test_identity_resolution_quality(warehouse):
 
 
 def test_second_run_changes_nothing(warehouse):
+    import dagster as dg
+
+    from pipelines.defs.publish.assets import serving_version
+    from pipelines.resources import WarehouseResource
+
     settings, before = warehouse
     (first,) = serving.list_versions(settings)
     result = run_warehouse_job(settings)
@@ -209,11 +215,23 @@ def test_second_run_changes_nothing(warehouse):
     # publishes one for its own place, every mart linked from the one before (unchanged).
     (_, moved) = serving.list_versions(settings)
     assert moved.manifest["linked"] == sorted(first.rows) and moved.rows == first.rows
-    # Once more: no mart changed and nothing moved, so no version; the summary says so.
-    again = run_warehouse_job(settings)
-    assert run_succeeded(again), again
+    # Retention after the successful run (CRM_KEEP_RUNS=1): the copied session run held no
+    # latest result any more, so its history and dbt artefacts are gone.
+    with dg.DagsterInstance.get() as instance:
+        assert [r.run_id for r in instance.get_runs()] == [result.run_id]
+        # Publishing again: no mart changed and nothing moved, so no version; the step
+        # succeeds and the summary says which version stays.
+        again = dg.materialize(
+            [serving_version], instance=instance, resources={"warehouse": WarehouseResource()}
+        )
     assert [v.name for v in serving.list_versions(settings)] == [first.name, moved.name]
     assert f"serving unchanged, still {moved.name}" in summarise(settings, again)
+    runs = {
+        folder.name.rsplit("-", 2)[1]
+        for folder in settings.dbt_artifacts_dir.iterdir()
+        if folder.is_dir()
+    }
+    assert runs == {result.run_id[:8]}
 
 
 def test_a_new_day_adds_exactly_its_rows(warehouse):

@@ -352,14 +352,14 @@ def test_exports_refuse_to_publish_when_run_alone_after_a_failed_check(warehouse
 
     from pipelines.defs.publish.assets import segment_exports
     from pipelines.resources import WarehouseResource
-    from pipelines.run import _prepare_environment
+    from pipelines.run import prepare_environment
 
     rewrite_csv(delivery_file(warehouse, "shopify_orders"), placeholder_burst)
     first = run_warehouse_job(warehouse)
     assert not run_succeeded(first)
     before = export_digests(warehouse)
 
-    _prepare_environment(warehouse)
+    prepare_environment(warehouse)
     with dg.DagsterInstance.get() as instance:
         alone = dg.materialize(
             [segment_exports],

@@ -26,6 +26,7 @@ from dagster_dbt import (
 from pipelines.defs.dbt import fingerprints, test_checks
 from pipelines.defs.dbt.project import dbt_project, prepare_manifest
 from pipelines.defs.partitions import FULL_REFRESH_TAG, dbt_test_rows, run_period, window_of
+from pipelines.lib import retention
 from pipelines.lib.observe import preview_markdown
 from pipelines.settings import get_settings
 
@@ -73,8 +74,6 @@ translator = CrmDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset
 manifest = prepare_manifest()
 
 
-# dbt artefacts of the last invocations kept under <data dir>/dbt (logs, run_results.json).
-KEEP_INVOCATIONS = 10
 PARTIAL_PARSE = "partial_parse.msgpack"
 
 
@@ -105,7 +104,8 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 def invocation_dir(context: dg.AssetExecutionContext) -> Path:
     """A new artefact folder for one dbt invocation, under the warehouse's data directory
     (not dbt_project/target: one checkout can serve several data directories)."""
-    root = get_settings().data_dir / "dbt"
+    root = get_settings().dbt_artifacts_dir
+    # lib/retention.py reads the run from the name.
     name = f"{context.op_execution_context.op.name}-{context.run.run_id[:8]}-{uuid.uuid4().hex[:6]}"
     target = root / name
     target.mkdir(parents=True)
@@ -119,16 +119,16 @@ def invocation_dir(context: dg.AssetExecutionContext) -> Path:
 
 
 def keep_invocation(target: Path) -> None:
-    """Make this invocation's parse the one the next reuses; prune old artefact folders."""
+    """Make this invocation's parse the one the next reuses; prune the artefact folders of
+    all but the newest CRM_KEEP_RUNS runs."""
     root = target.parent
     parsed = target / PARTIAL_PARSE
     if parsed.exists():
         staged = root / f".{PARTIAL_PARSE}.{target.name}"
         shutil.copyfile(parsed, staged)
         staged.replace(root / PARTIAL_PARSE)
-    folders = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
-    for old in folders[:-KEEP_INVOCATIONS]:
-        shutil.rmtree(old, ignore_errors=True)
+    # Here as well as after a successful night: failed nights must not fill the disk either.
+    retention.prune_dbt_invocations(root, get_settings().keep_runs)
 
 
 def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource):

@@ -17,7 +17,7 @@ import time
 import dagster as dg
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
-from pipelines.lib import quality, serving
+from pipelines.lib import quality, retention, serving
 from pipelines.lib.exports import (
     CONTACT_FORMATS,
     CONTACT_OUTPUTS,
@@ -186,7 +186,9 @@ def segment_exports(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     with warehouse.connection(read_only=True) as con:
         preview = table_figures(con, f"{MARTS_SCHEMA}.customer_segments")["preview"]
     # The validations behind this publication, readable beside it (the checks leave the
-    # site to be built once per run: lib/quality.py Validator).
+    # site to be built once per run: lib/quality.py Validator). The oldest results go
+    # first, so that the site never links to a page retention removed.
+    retention.prune_validations(settings.quality_dir, settings.keep_runs)
     quality.validator_for(settings.quality_dir).build_docs()
     metadata = _files_metadata(started, folder, manifest, checks, settings.data_docs_index)
     yield dg.MaterializeResult(metadata={**metadata, "preview": preview})
