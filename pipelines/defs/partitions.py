@@ -20,6 +20,7 @@ range even when a late, older folder was registered after newer ones.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -117,6 +118,14 @@ def dbt_test_rows(window: tuple[date, date] | None, full_refresh: bool) -> str:
     if window is None or full_refresh or window[1].weekday() == FULL_TEST_WEEKDAY:
         return "all"
     return "night"
+
+
+def dbt_test_rows_of_run(tags: Mapping[str, str]) -> str:
+    """:func:`dbt_test_rows` from a run's tags: for the steps that see no partition range
+    (asset checks), so that the GE suites on marts follow the dbt tests' week."""
+    start, end = tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)
+    window = (date.fromisoformat(start), date.fromisoformat(end)) if start and end else None
+    return dbt_test_rows(window, tags.get(FULL_REFRESH_TAG) == "true")
 
 
 def cadence_period(day: date) -> str:

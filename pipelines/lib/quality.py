@@ -252,8 +252,22 @@ def _row_count_bounds(con, suite: Suite, newest_date: dt.date, earlier: list) ->
     }
 
 
-def fetch_batch(con: duckdb.DuckDBPyConnection, suite: Suite, today: dt.date) -> Batch:
-    """The suite's batch as a pandas frame, with the per-run expectation parameters."""
+# The column every row a dbt model writes carries: the run that wrote it (dbt macro
+# run_timestamp(); docs/incremental.md).
+WRITTEN_BY_RUN = "_built_at"
+
+
+def fetch_batch(
+    con: duckdb.DuckDBPyConnection, suite: Suite, today: dt.date, *, written_only: bool = False
+) -> Batch:
+    """The suite's batch as a pandas frame, with the per-run expectation parameters.
+
+    ``written_only``: a mart's suite reads the rows of the mart's last write only (its
+    newest ``_built_at``), not the whole mart: a model kept by key wrote a night's worth,
+    and its other rows passed when they were written. A mart built in full this run is
+    read whole either way (every row carries the run's time), as is one without the
+    column. The row-count expectation (a mart emptied by a fault) holds as before: the last
+    write of a mart with rows has rows."""
     columns = ", ".join(_quote(c) for c in suite.columns())
     thresholds = load_thresholds()
     latest_allowed = dt.datetime.combine(
@@ -267,8 +281,18 @@ def fetch_batch(con: duckdb.DuckDBPyConnection, suite: Suite, today: dt.date) ->
         "min_real_email_share": 1 - thresholds["parameters"]["placeholder_email_max_share"],
     }
     if suite.batch == "table":
-        frame = con.execute(f"select {columns} from {suite.relation}").df()
         params["min_mart_rows"] = int(_filled(con, suite.filled_by))
+        if written_only and WRITTEN_BY_RUN in _relation_columns(con, suite.relation):
+            total, newest = con.execute(
+                f"select count(*), max({WRITTEN_BY_RUN}) from {suite.relation}"
+            ).fetchone()
+            frame = con.execute(
+                f"select {columns} from {suite.relation} where {WRITTEN_BY_RUN} = $newest",
+                {"newest": newest},
+            ).df()
+            described = f"{suite.relation}: the {len(frame)} rows of its last write (of {total})"
+            return Batch(frame, described, params)
+        frame = con.execute(f"select {columns} from {suite.relation}").df()
         return Batch(frame, f"{suite.relation}: all {len(frame)} rows", params)
 
     deliveries = con.execute(NEWEST_DELIVERY_LOADS, {"source": suite.source}).fetchall()
@@ -302,6 +326,16 @@ def fetch_batch(con: duckdb.DuckDBPyConnection, suite: Suite, today: dt.date) ->
         f"({basis})"
     )
     return Batch(frame, description, params)
+
+
+def _relation_columns(con: duckdb.DuckDBPyConnection, relation: str) -> set[str]:
+    schema, _, table = relation.partition(".")
+    rows = con.execute(
+        "select column_name from information_schema.columns "
+        "where table_schema = $s and table_name = $t",
+        {"s": schema, "t": table},
+    ).fetchall()
+    return {name for (name,) in rows}
 
 
 def _filled(con: duckdb.DuckDBPyConnection, inputs: tuple[str, ...]) -> bool:

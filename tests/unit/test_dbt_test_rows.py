@@ -3,7 +3,13 @@ pipelines/defs/partitions.py::dbt_test_rows; the macro: macros/incremental/night
 
 from datetime import date
 
-from pipelines.defs.partitions import FULL_TEST_WEEKDAY, dbt_test_rows
+from pipelines.defs.partitions import (
+    FULL_REFRESH_TAG,
+    FULL_TEST_WEEKDAY,
+    dbt_test_rows,
+    dbt_test_rows_of_run,
+    range_tags,
+)
 
 MONDAY = date(2026, 11, 30)
 THURSDAY = date(2026, 12, 3)
@@ -20,3 +26,12 @@ def test_the_weekly_night_a_full_refresh_and_a_run_without_dates_test_every_row(
     assert dbt_test_rows((date(2026, 11, 24), MONDAY), full_refresh=False) == "all"
     assert dbt_test_rows((THURSDAY, THURSDAY), full_refresh=True) == "all"
     assert dbt_test_rows(None, full_refresh=False) == "all"
+
+
+def test_checks_read_the_same_from_the_run_tags():
+    """The GE suites on marts (asset checks, which see no partition range) follow suit."""
+    night = range_tags(MONDAY, THURSDAY)
+    assert dbt_test_rows_of_run(night) == "night"
+    assert dbt_test_rows_of_run(night | {FULL_REFRESH_TAG: "true"}) == "all"
+    assert dbt_test_rows_of_run(range_tags(THURSDAY, date(2026, 12, 7))) == "all"  # a Monday
+    assert dbt_test_rows_of_run({}) == "all"

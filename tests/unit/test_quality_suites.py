@@ -159,3 +159,58 @@ def test_row_count_bounds_scale_with_the_days_a_delivery_covers():
     # median of 1, 1, 2 rows/day = 1; 10 days covered; ratios 0.2..5 (+20 slack)
     assert (batch.parameters["min_rows"], batch.parameters["max_rows"]) == (2, 70)
     assert len(batch.frame) == 3
+
+
+def _orders_mart(writes: list[list[tuple]]) -> duckdb.DuckDBPyConnection:
+    """marts.orders with the columns its suite reads, written in ``writes`` (each a run)."""
+    suite = next(s for s in quality.load_suites() if s.name == "marts__orders")
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    con.execute("create schema raw")
+    con.execute("create table raw.loads (source varchar, status varchar, rows_loaded bigint)")
+    con.execute("insert into raw.loads values ('shopify_orders', 'loaded', 1)")
+    typed = {"order_date": "date", "_built_at": "timestamptz"}
+    columns = [*suite.columns(), "_built_at"]
+    con.execute(
+        "create table marts.orders ("
+        + ", ".join(
+            f'"{c}" {typed.get(c, "double" if "amount" in c else "varchar")}' for c in columns
+        )
+        + ")"
+    )
+    for night, rows in enumerate(writes, start=1):
+        for order_id, net_amount in rows:
+            values = {c: None for c in columns} | {
+                "order_id": order_id,
+                "status": "paid",
+                "net_amount": net_amount,
+                "gross_amount": abs(net_amount),
+                "refunded_amount": 0.0,
+                "order_date": dt.date(2025, 3, night),
+                "customer_id": "c1",
+                "_built_at": dt.datetime(2025, 3, night, 2, tzinfo=dt.UTC),
+            }
+            con.execute(
+                f"insert into marts.orders values ({', '.join('?' for _ in columns)})",
+                [values[c] for c in columns],
+            )
+    return con
+
+
+def test_a_mart_suite_on_a_night_reads_the_rows_of_its_last_write(tmp_path):
+    suite = next(s for s in quality.load_suites() if s.name == "marts__orders")
+    # An old bad row written two nights ago (it failed then), and last night's good rows.
+    con = _orders_mart([[("O1", -5.0)], [("O2", 10.0), ("O3", 12.0)]])
+
+    night = quality.fetch_batch(con, suite, dt.date(2025, 3, 3), written_only=True)
+    whole = quality.fetch_batch(con, suite, dt.date(2025, 3, 3))
+
+    assert sorted(night.frame["order_id"]) == ["O2", "O3"]
+    assert night.description == "marts.orders: the 2 rows of its last write (of 3)"
+    assert quality.Validator(tmp_path / "gx").validate(suite, night).passed
+    # The weekly full validation reads every row and finds the old one again.
+    assert len(whole.frame) == 3
+    outcome = quality.Validator(tmp_path / "gx").validate(suite, whole)
+    assert [o.expectation for o in outcome.failed_critical] == [
+        "expect_column_values_to_be_between"
+    ]

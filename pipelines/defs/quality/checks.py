@@ -10,6 +10,7 @@ import datetime as dt
 
 import dagster as dg
 
+from pipelines.defs.partitions import dbt_test_rows_of_run
 from pipelines.lib import quality
 from pipelines.lib.contracts import Contract, load_contracts
 from pipelines.resources import WarehouseResource
@@ -29,8 +30,10 @@ def build_suite_check(suite: quality.Suite) -> dg.AssetChecksDefinition:
     )
     def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
         settings = warehouse.settings()
+        # Like the dbt tests: a mart's rows of this night, its whole table weekly.
+        written_only = dbt_test_rows_of_run(context.run.tags) == "night"
         with warehouse.connection(read_only=True) as con:
-            batch = quality.fetch_batch(con, suite, _today())
+            batch = quality.fetch_batch(con, suite, _today(), written_only=written_only)
         outcome = quality.validator_for(settings.quality_dir).validate(suite, batch)
         failed = outcome.failed_critical + outcome.failed_warning
         severity = (
