@@ -73,11 +73,16 @@ def process_tree_rss(root: int) -> int:
 
 
 def tree_bytes(path: Path) -> int:
-    total = 0
+    """Bytes of the files under ``path``, a file hard-linked several times once (serving
+    versions share their unchanged marts)."""
+    total, seen = 0, set()
     for root, _dirs, files in os.walk(path):
         for name in files:
             with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(root, name)).st_size
+                stat = os.lstat(os.path.join(root, name))
+                if (stat.st_dev, stat.st_ino) not in seen:
+                    seen.add((stat.st_dev, stat.st_ino))
+                    total += stat.st_size
     return total
 
 
@@ -160,6 +165,28 @@ def cached_data(scale: str, seed: int) -> tuple[Path, dict]:
     shutil.rmtree(cache, ignore_errors=True)
     staging.rename(cache)
     return cache, {**facts, "cached": False}
+
+
+def cached_nights(cache: Path, scale: str, seed: int, nights: int) -> list[tuple[date, Path]]:
+    """bench/cache/<scale>-seed<seed>/nights/<date>/: the daily deliveries of ``nights``
+    days after the incremental day, generated once (the generator continues its chain from
+    the cache's truth) and moved out of the cached landing like next_day."""
+    from pipelines.generator import generate
+
+    root = cache / "nights"
+    have = len(list(root.iterdir())) if root.is_dir() else 0
+    days = [NEXT_DAY + timedelta(days=i) for i in range(1, nights + 1)]
+    if nights > have:
+        generate(
+            cache / "landing", cache / "truth",
+            scale=scale, seed=seed, start_date=days[have], days=nights - have, cadence="daily",
+        )  # fmt: skip
+        for day in days[have:]:
+            for folder in sorted((cache / "landing").glob(f"*/{day.isoformat()}")):
+                target = root / day.isoformat() / folder.parent.name / folder.name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                folder.rename(target)
+    return [(day, root / day.isoformat()) for day in days]
 
 
 def link_tree(source: Path, target: Path) -> None:
@@ -444,9 +471,46 @@ def _run(settings: Settings, window=None) -> tuple[float, object, PeakSampler, s
     return t.seconds, result, peaks, failure
 
 
-def run_benchmark(scale: str, seed: int = 42) -> dict:
-    """Generate (cached), run from empty, run one incremental day, measure the ceiling and
-    CLV at a million customers; write bench/results/<scale>.json and return the figures."""
+def slope(xs: list[float], ys: list[float]) -> tuple[float, float]:
+    """Least-squares slope of ys against xs, and the standard deviation of the residuals
+    (the noise the slope is to be read against)."""
+    fit = np.polyfit(xs, ys, 1)
+    residuals = np.asarray(ys) - np.polyval(fit, xs)
+    return float(fit[0]), float(residuals.std(ddof=2)) if len(xs) > 2 else 0.0
+
+
+def _night(settings: Settings, day: date) -> dict:
+    """One nightly run over one landing date: seconds, events, the dbt step, disk."""
+    seconds, result, peaks, failure = _run(settings, window=(day, day))
+    steps, events = run_log_figures(settings, result.run_id) if result else ({}, {})
+    return {
+        "landing_date": day.isoformat(),
+        "seconds": round(seconds, 2),
+        "dbt_step_seconds": round(steps.get("crm_dbt_models", 0.0), 2),
+        "events": events,
+        "peak_rss_bytes": peaks.peak_rss,
+        # What the data folder holds besides the deliveries (hard links to the cache).
+        "data_bytes": tree_bytes(settings.data_dir) - tree_bytes(settings.landing_dir),
+        "failed": failure,
+    }
+
+
+def nights_summary(nights: list[dict]) -> dict:
+    """Night time and disk against the history each night adds to: both should be flat."""
+    index = list(range(1, len(nights) + 1))
+    seconds_slope, seconds_noise = slope(index, [n["seconds"] for n in nights])
+    disk_slope, _ = slope(index, [n["data_bytes"] for n in nights])
+    return {
+        "seconds_per_night_slope": round(seconds_slope, 3),
+        "seconds_residual_std": round(seconds_noise, 3),
+        "data_bytes_per_night": round(disk_slope),
+    }
+
+
+def run_benchmark(scale: str, seed: int = 42, nights: int = 0) -> dict:
+    """Generate (cached), run from empty, run one incremental day and the same night again
+    with nothing new, then ``nights`` more nights; measure the ceiling and CLV at a million
+    customers; write bench/results/<scale>.json and return the figures."""
     from pipelines.run import warehouse_figures
     from pipelines.settings import export_to_environment
 
@@ -475,6 +539,9 @@ def run_benchmark(scale: str, seed: int = 42) -> dict:
     day_seconds, day, day_peaks, day_failure = _run(settings, window=(NEXT_DAY, NEXT_DAY))
     day_steps, day_events = run_log_figures(settings, day.run_id)
     day_rows = sum(s["rows_in"] for s in warehouse_figures(settings)["sources"].values()) - rows_in
+    # The same night again: nothing new to load, so what is left is the fixed cost.
+    rerun = _night(settings, NEXT_DAY)
+    night_runs = [_night(settings, day) for day, folder in _linked(cache, scale, seed, nights)]
 
     ceiling = ceiling_seconds(cache / "landing", work, settings)
     ingest = full_stages["ingest (all sources)"]
@@ -511,6 +578,8 @@ def run_benchmark(scale: str, seed: int = 42) -> dict:
                 settings, relations, model_seconds(settings, day.run_id), rowids_before_day
             ),
         },
+        "rerun_no_new_data": rerun,
+        "nights": {"runs": night_runs, **(nights_summary(night_runs) if nights > 1 else {})},
         "ingest": {
             "seconds": ingest,
             "rows_per_second": round(rows_in / ingest) if ingest else None,
@@ -524,6 +593,14 @@ def run_benchmark(scale: str, seed: int = 42) -> dict:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     return results
+
+
+def _linked(cache: Path, scale: str, seed: int, nights: int) -> Iterator[tuple[date, Path]]:
+    """Each night's deliveries, linked into landing just before its run."""
+    landing = get_settings().landing_dir
+    for day, folder in cached_nights(cache, scale, seed, nights) if nights else []:
+        link_tree(folder, landing)
+        yield day, folder
 
 
 def target_verdicts(r: dict) -> list[dict]:
@@ -607,6 +684,7 @@ def report(r: dict) -> str:
         lines.append(
             f"    {model:<40}{f['seconds']:>8.2f} s  {f['rows_written']:>12,}{held}  {f['materialized']}"
         )
+    lines += _night_lines(r)
     lines += [
         f"{'ingest':<44}{ing['seconds']:>10.1f} s   {ing['rows_per_second'] or 0:>9,} rows/s",
         f"{'DuckDB alone reading the same files':<44}{ing['ceiling_seconds']['all sources']:>10.1f} s   "
@@ -625,6 +703,34 @@ def report(r: dict) -> str:
             f"  {'met ' if t['met'] else 'MISSED'}  {t['target']:<40}{value!s:>12} <= {limit}"
         )
     return "\n".join(lines)
+
+
+def _night_lines(r: dict) -> list[str]:
+    """The re-run with nothing new and the nights after, when measured."""
+    lines = []
+    rerun = r.get("rerun_no_new_data")
+    if rerun:
+        lines.append(
+            f"{'the same night again, nothing new':<44}{rerun['seconds']:>10.1f} s   "
+            f"{rerun['events'].get('all', 0):,} events"
+        )
+    runs = r.get("nights", {}).get("runs", [])
+    if runs:
+        lines.append(f"{len(runs)} nights after it (date, seconds, dbt step, events, data folder):")
+        for n in runs:
+            state = "" if n["failed"] is None else "  FAILED"
+            lines.append(
+                f"    {n['landing_date']:<12}{n['seconds']:>8.1f} s{n['dbt_step_seconds']:>8.1f} s"
+                f"{n['events'].get('all', 0):>8,}{_gb(n['data_bytes']):>12}{state}"
+            )
+    summary = r.get("nights", {})
+    if "seconds_per_night_slope" in summary:
+        lines.append(
+            f"  night time against history: {summary['seconds_per_night_slope']:+.2f} s per "
+            f"night (residual std {summary['seconds_residual_std']:.2f} s); data folder "
+            f"{summary['data_bytes_per_night'] / 1024**2:+.1f} MB per night"
+        )
+    return lines
 
 
 def scaling_table() -> str:

@@ -304,16 +304,21 @@ def dbt(ctx: typer.Context) -> None:
 def bench(
     scale: Annotated[str, typer.Option(help="XS, S, M or L (docs/benchmarks.md)")] = "M",
     seed: Annotated[int, typer.Option(help="Generator seed")] = 42,
+    nights: Annotated[
+        int, typer.Option(help="Nights to run after the incremental day (daily deliveries)")
+    ] = 0,
 ) -> None:
     """Time the whole pipeline on generated data against DuckDB alone and the targets;
-    writes bench/results/<scale>.json (data cached under bench/cache/)."""
+    writes bench/results/<scale>.json (data cached under bench/cache/). With --nights N,
+    N more nightly runs, each with its seconds, events and data-folder size, and the slope
+    of night time and disk against the history they add to."""
     from pipelines.bench import SCALE_ORDER, report, run_benchmark, scaling_table
 
     scale = scale.upper()
     if scale not in SCALE_ORDER:
         raise typer.BadParameter(f"scale must be one of {', '.join(SCALE_ORDER)}")
     typer.echo(f"benchmark scale {scale}: generate (cached), full run, one incremental day...")
-    results = run_benchmark(scale, seed)
+    results = run_benchmark(scale, seed, nights)
     typer.echo(report(results))
     typer.echo("\nscaling (every scale measured so far, bench/results/):")
     typer.echo(scaling_table())

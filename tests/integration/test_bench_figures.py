@@ -82,3 +82,24 @@ def test_the_dbt_steps_store_events_per_model_not_per_test(xs_warehouse, monkeyp
     bound = 6 * models + 20  # per model: planned, output, materialised, check planned and run
     assert events["all"] > events["dbt steps"] > 2 * models
     assert events["dbt steps"] <= bound < 3 * tests
+
+
+def test_a_file_linked_twice_counts_once(tmp_path):
+    (tmp_path / "v1").mkdir()
+    (tmp_path / "v1" / "orders.parquet").write_bytes(b"x" * 100)
+    (tmp_path / "v2").mkdir()
+    (tmp_path / "v2" / "orders.parquet").hardlink_to(tmp_path / "v1" / "orders.parquet")
+    (tmp_path / "v2" / "customers.parquet").write_bytes(b"y" * 10)
+    assert bench.tree_bytes(tmp_path) == 110
+
+
+def test_night_time_and_disk_are_read_as_slopes_against_the_nights():
+    nights = [
+        {"seconds": s, "data_bytes": 1_000_000 + 2048 * i}
+        for i, s in enumerate([30.0, 32.0, 31.0, 33.0, 34.0])
+    ]
+    summary = bench.nights_summary(nights)
+    assert summary["seconds_per_night_slope"] == 0.9  # 30, 32, 31, 33, 34: +0.9 s a night
+    # residuals -0.2, 0.9, -1.0, 0.1, 0.2 about the line: sqrt(1.9 / 3)
+    assert summary["seconds_residual_std"] == 0.796
+    assert summary["data_bytes_per_night"] == 2048
