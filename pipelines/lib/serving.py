@@ -280,7 +280,9 @@ def publish(settings: Settings, *, run_id: str, as_of_date: str | None) -> Publi
     """A new version made current, or none when every mart is as the current version holds
     it (a night with nothing new must not push real versions out of rollback's reach)."""
     current = current_name(settings)
-    previous = get_version(settings, current) if current else None
+    known = {v.name: v for v in list_versions(settings)}
+    # A current link to a version that is gone (removed by hand): publish whole, anew.
+    previous = known.get(current) if current else None
     version = build_version(settings, run_id=run_id, as_of_date=as_of_date, previous=previous)
     if version is None:
         return Publication(previous, new=False)
