@@ -120,12 +120,22 @@ def dbt_test_rows(window: tuple[date, date] | None, full_refresh: bool) -> str:
     return "night"
 
 
-def dbt_test_rows_of_run(tags: Mapping[str, str]) -> str:
-    """:func:`dbt_test_rows` from a run's tags: for the steps that see no partition range
-    (asset checks), so that the GE suites on marts follow the dbt tests' week."""
+def run_window(tags: Mapping[str, str]) -> tuple[date, date] | None:
+    """A run's landing-date range from its tags, for the steps that see no partition range
+    (asset checks)."""
     start, end = tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)
-    window = (date.fromisoformat(start), date.fromisoformat(end)) if start and end else None
-    return dbt_test_rows(window, tags.get(FULL_REFRESH_TAG) == "true")
+    return (date.fromisoformat(start), date.fromisoformat(end)) if start and end else None
+
+
+def dbt_test_rows_of_run(tags: Mapping[str, str]) -> str:
+    """:func:`dbt_test_rows` from a run's tags, so that the checks (GE suites on marts, row
+    accounting) follow the dbt tests' week."""
+    return dbt_test_rows(run_window(tags), tags.get(FULL_REFRESH_TAG) == "true")
+
+
+def night_window(tags: Mapping[str, str]) -> tuple[date, date] | None:
+    """The landing dates a check may stop at on a night; None: it reads everything."""
+    return run_window(tags) if dbt_test_rows_of_run(tags) == "night" else None
 
 
 def cadence_period(day: date) -> str:
