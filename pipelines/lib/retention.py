@@ -11,6 +11,7 @@ published exports are the warehouse's record and are never pruned here.
 from __future__ import annotations
 
 import shutil
+import uuid
 from pathlib import Path
 
 # Where GE keeps results and their rendered pages, under the GE project folder.
@@ -18,8 +19,14 @@ _GE_RESULTS = Path("gx") / "uncommitted" / "validations"
 _GE_PAGES = Path("gx") / "uncommitted" / "data_docs" / "local_site" / "validations"
 
 
-def _run_of(folder: Path) -> str:
-    """``<op>-<run id prefix>-<invocation id>`` -> the run id prefix."""
+def invocation_name(op_name: str, run_id: str) -> str:
+    """The artefact folder of one dbt invocation: ``<op>-<run id prefix>-<invocation id>``
+    (:func:`run_of` reads the run back)."""
+    return f"{op_name}-{run_id[:8]}-{uuid.uuid4().hex[:6]}"
+
+
+def run_of(folder: Path) -> str:
+    """The run id prefix of an :func:`invocation_name` folder."""
     parts = folder.name.rsplit("-", 2)
     return parts[1] if len(parts) == 3 else folder.name
 
@@ -32,10 +39,10 @@ def prune_dbt_invocations(dbt_dir: Path, keep_runs: int) -> list[str]:
     newest: dict[str, float] = {}
     folders = [p for p in dbt_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
     for folder in folders:
-        run = _run_of(folder)
+        run = run_of(folder)
         newest[run] = max(newest.get(run, 0.0), folder.stat().st_mtime)
     kept = set(sorted(newest, key=newest.__getitem__, reverse=True)[:keep_runs])
-    removed = sorted(p.name for p in folders if _run_of(p) not in kept)
+    removed = sorted(p.name for p in folders if run_of(p) not in kept)
     for name in removed:
         shutil.rmtree(dbt_dir / name, ignore_errors=True)
     return removed

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from pipelines.generator import generate
-from pipelines.lib import serving
+from pipelines.lib import retention, serving
 from pipelines.lib.contracts import load_contracts
 from pipelines.lib.exports import published_folders
 from pipelines.lib.identity_report import identity_report
@@ -226,11 +226,7 @@ def test_second_run_changes_nothing(warehouse):
         )
     assert [v.name for v in serving.list_versions(settings)] == [first.name, moved.name]
     assert f"serving unchanged, still {moved.name}" in summarise(settings, again)
-    runs = {
-        folder.name.rsplit("-", 2)[1]
-        for folder in settings.dbt_artifacts_dir.iterdir()
-        if folder.is_dir()
-    }
+    runs = {retention.run_of(f) for f in settings.dbt_artifacts_dir.iterdir() if f.is_dir()}
     assert runs == {result.run_id[:8]}
 
 

@@ -10,7 +10,6 @@ import functools
 import json
 import os
 import shutil
-import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -105,9 +104,9 @@ def invocation_dir(context: dg.AssetExecutionContext) -> Path:
     """A new artefact folder for one dbt invocation, under the warehouse's data directory
     (not dbt_project/target: one checkout can serve several data directories)."""
     root = get_settings().dbt_artifacts_dir
-    # lib/retention.py reads the run from the name.
-    name = f"{context.op_execution_context.op.name}-{context.run.run_id[:8]}-{uuid.uuid4().hex[:6]}"
-    target = root / name
+    target = root / retention.invocation_name(
+        context.op_execution_context.op.name, context.run.run_id
+    )
     target.mkdir(parents=True)
     # dbt parses only what changed since this warehouse's last invocation. The profile
     # (warehouse path) and vars are part of dbt's parse state, so a parse is reusable only

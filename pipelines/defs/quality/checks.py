@@ -10,7 +10,7 @@ import datetime as dt
 
 import dagster as dg
 
-from pipelines.defs.partitions import dbt_test_rows_of_run, night_window
+from pipelines.defs.partitions import night_window
 from pipelines.lib import quality
 from pipelines.lib.contracts import Contract, load_contracts
 from pipelines.resources import WarehouseResource
@@ -31,7 +31,7 @@ def build_suite_check(suite: quality.Suite) -> dg.AssetChecksDefinition:
     def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
         settings = warehouse.settings()
         # Like the dbt tests: a mart's rows of this night, its whole table weekly.
-        written_only = dbt_test_rows_of_run(context.run.tags) == "night"
+        written_only = night_window(context.run.tags) is not None
         with warehouse.connection(read_only=True) as con:
             batch = quality.fetch_batch(con, suite, _today(), written_only=written_only)
         outcome = quality.validator_for(settings.quality_dir).validate(suite, batch)
