@@ -238,9 +238,7 @@ def stages(steps: dict[str, float], wall: float) -> dict[str, float]:
         "checks (GE, row accounting, freshness)": [
             k for k in steps if (k not in named and k.startswith("raw__")) or "_ge_" in k
         ],
-        "dbt build (models and data tests)": ["crm_dbt_models"],
-        "CLV fit and scoring": ["customer_clv"],
-        "dbt build after CLV": ["crm_dbt_models_after_clv"],
+        "dbt build (models, CLV fit, data tests)": ["crm_dbt_models"],
         "customer report": ["customer_report"],
         "publish (exports, serving version)": [
             "segment_exports",

@@ -2,8 +2,7 @@
 
 import dagster as dg
 
-from pipelines.defs.analytics.clv import customer_clv
-from pipelines.defs.dbt.assets import crm_dbt_models, crm_dbt_models_after_clv
+from pipelines.defs.dbt.assets import crm_dbt_models
 from pipelines.defs.dbt.project import dbt_project
 from pipelines.defs.housekeeping import retention_after_success
 from pipelines.defs.ingest.assets import ingest_assets
@@ -27,8 +26,6 @@ defs = dg.Definitions(
         *ingest_assets,
         ecb_reference_rates,
         crm_dbt_models,
-        customer_clv,
-        crm_dbt_models_after_clv,
         customer_report,
         segment_exports,
         audience_contact_exports,

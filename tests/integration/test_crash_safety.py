@@ -164,7 +164,6 @@ class DbtFactWatch:
 
     def __call__(self) -> bool:
         if self.folder is None:
-            # "crm_dbt_models-<run>-<n>", not "crm_dbt_models_after_clv-...": the first build
             new = [p for p in self.root.glob("crm_dbt_models-*") if p.name not in self.known]
             if not new:
                 return False

@@ -3,12 +3,11 @@ int_customer_purchases_summarised, the sufficiency rule applied, predictions in 
 
 from __future__ import annotations
 
-import dagster as dg
+import dataclasses
+
 import pytest
 
-from pipelines.defs.analytics.clv import customer_clv
-from pipelines.lib import clv
-from pipelines.resources import WarehouseResource
+from pipelines.lib import clv, clv_scoring
 from pipelines.settings import Settings, connect
 
 SUMMARY = "intermediate.int_customer_purchases_summarised"
@@ -92,48 +91,65 @@ def _check_predictions(con) -> None:
 
 
 def test_job_writes_customer_clv(xs_warehouse: Settings):
-    """The warehouse job materialises customer_clv after the dbt summary (XS: too few
-    repeat customers, so it records why it did not predict)."""
+    """The warehouse job's dbt build writes customer_clv (a dbt Python model) after the
+    summary it reads (XS: too few repeat customers, so it records why it did not
+    predict)."""
     with connect(xs_warehouse, read_only=True) as con:
         status = _check_table(con)
         if status == "predicted":
             _check_predictions(con)
 
 
-@pytest.fixture
-def warehouse_copy(xs_warehouse_copy: Settings) -> WarehouseResource:
-    return WarehouseResource()
+def _score(settings: Settings) -> dict:
+    """The customer_clv model's body on the warehouse copy, its table written where the
+    model's would be; returns the figures it logs for Dagster."""
+    with connect(settings) as con:
+        scored = clv_scoring.score_customers(con, con.table(SUMMARY))
+        con.register("scored", scored.table)
+        con.execute("create or replace table marts.customer_clv as select * from scored")
+        con.unregister("scored")
+    return scored.metadata
 
 
-def _materialise(warehouse: WarehouseResource) -> dict:
-    result = dg.materialize([customer_clv], resources={"warehouse": warehouse})
-    assert result.success
-    (event,) = result.get_asset_materialization_events()
-    return {k: v.value for k, v in event.materialization.metadata.items()}
-
-
-def test_asset_below_and_above_the_floor(
-    warehouse_copy: WarehouseResource, monkeypatch: pytest.MonkeyPatch
+def test_scoring_below_and_above_the_floor(
+    xs_warehouse_copy: Settings, monkeypatch: pytest.MonkeyPatch
 ):
-    metadata = _materialise(warehouse_copy)
-    with warehouse_copy.connection(read_only=True) as con:
+    metadata = _score(xs_warehouse_copy)
+    with connect(xs_warehouse_copy, read_only=True) as con:
         repeat = con.execute(f"select count(*) from {SUMMARY} where frequency > 0").fetchone()[0]
         assert _check_table(con) == metadata["prediction_status"]
     assert metadata["repeat_customers"] == repeat
     if metadata["prediction_status"] == "insufficient_history":
         assert "r" not in metadata
-        # Lower the floor below what XS has: the same data is now fitted and scored, and
-        # the table is swapped in place of the previous one.
+        # Lower the floor below what XS has: the same data is now fitted and scored.
         monkeypatch.setattr(clv, "MIN_REPEAT_CUSTOMERS", max(repeat // 2, 1))
-        metadata = _materialise(warehouse_copy)
+        metadata = _score(xs_warehouse_copy)
     assert metadata["prediction_status"] == "predicted"
     for name in ("r", "alpha", "a", "b", "p", "q", "v"):
         assert metadata[name] > 0
     assert metadata["loglik_bgnbd"] < 0 and metadata["customers_scored"] > 0
-    with warehouse_copy.connection(read_only=True) as con:
+    assert set(metadata["std_errors"]) >= {"r", "alpha", "p", "q", "v"}
+    with connect(xs_warehouse_copy, read_only=True) as con:
         assert _check_table(con) == "predicted"
         _check_predictions(con)
-        leftovers = con.execute(
-            "select count(*) from information_schema.tables where table_name like 'customer_clv_%'"
-        ).fetchone()[0]
-        assert leftovers == 0
+        # the column types the model declares, whatever the fit returned
+        types = {c: t for c, t, *_ in con.execute("describe marts.customer_clv").fetchall()}
+    for column, declared in clv_scoring.PREDICTED_COLUMNS.items():
+        assert types[column].replace(" ", "").lower() == declared.replace(" ", ""), column
+
+
+def test_a_fit_that_does_not_converge_fails_the_model(
+    xs_warehouse_copy: Settings, monkeypatch: pytest.MonkeyPatch
+):
+    """No prediction rather than a wrong one: the model raises, naming the model and why."""
+    monkeypatch.setattr(clv, "MIN_REPEAT_CUSTOMERS", 1)
+    original = clv.fit_and_score
+
+    def unconverged(*args, **kwargs):
+        bgnbd, gamma_gamma, scores = original(*args, **kwargs)
+        return dataclasses.replace(bgnbd, converged=False, message="ABNORMAL"), gamma_gamma, scores
+
+    monkeypatch.setattr(clv, "fit_and_score", unconverged)
+    with connect(xs_warehouse_copy) as con, pytest.raises(clv_scoring.FitDidNotConverge) as err:
+        clv_scoring.score_customers(con, con.table(SUMMARY))
+    assert "BG/NBD maximum likelihood did not converge: ABNORMAL" in str(err.value)

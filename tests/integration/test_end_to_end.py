@@ -116,6 +116,12 @@ def test_every_materialisation_carries_row_count_duration_and_preview(warehouse)
                 continue
             assert "dagster/row_count" in metadata and "preview" in metadata, key
             counts[key.to_user_string()] = metadata["dagster/row_count"].value
+        # the CLV Python model's own figures, logged in dbt's run, reach its materialisation
+        clv = instance.get_latest_materialization_event(dg.AssetKey("customer_clv"))
+        clv_metadata = clv.asset_materialization.metadata
+        assert clv_metadata["prediction_status"].value in ("predicted", "insufficient_history")
+        assert clv_metadata["customers_scored"].value == counts["customer_clv"]
+        assert clv_metadata["min_repeat_customers"].value > 0
     with connect(settings, read_only=True) as con:
         for table in ("raw.shopify_orders", "marts.orders", "marts.customer_clv"):
             schema, name = table.split(".")

@@ -301,11 +301,12 @@ def test_negative_unrefunded_amount_stops_at_the_orders_gate(warehouse):
     assert_publishes(warehouse)
 
 
-def test_failing_dbt_test_stops_python_assets_and_the_second_dbt_selection(warehouse):
-    """The dagster-dbt traps: a failing error-severity dbt test must stop the Python asset
-    downstream (customer_clv), the second @dbt_assets selection (after_clv) and the
-    exports. dbt has already written the model it tested, so the bad rows are in the
-    warehouse: only the publish step is withheld (write-audit-publish)."""
+def test_failing_dbt_test_stops_the_models_after_it_and_the_python_assets(warehouse):
+    """The dagster-dbt traps: a failing error-severity dbt test must stop the models that
+    read the tested one (the CLV Python model among them), the Python assets after the dbt
+    step (the report) and the exports. dbt has already written the model it tested, so
+    the bad rows are in the warehouse: only the publish step is withheld
+    (write-audit-publish)."""
     import dagster as dg
 
     path = delivery_file(warehouse, "shopify_orders")
@@ -334,7 +335,13 @@ def test_failing_dbt_test_stops_python_assets_and_the_second_dbt_selection(wareh
     assert check.metadata["tests failed"].value == 1
     done = materialised(result)
     assert "int_orders_converted" in done  # written before it was tested
-    assert not done & {"orders", "customer_clv", "prospecting_forecast", "segment_exports"}
+    assert not done & {
+        "orders",
+        "customer_clv",
+        "prospecting_forecast",
+        "customer_report",
+        "segment_exports",
+    }
     assert export_digests(warehouse) == before
     with duckdb.connect(str(warehouse.duckdb_path), read_only=True) as con:
         unpriced = con.execute(

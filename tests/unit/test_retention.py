@@ -21,12 +21,12 @@ def _folder(path: Path, age_seconds: float) -> Path:
 
 
 def test_dbt_artefacts_of_the_newest_runs_are_kept_whole(tmp_path: Path):
-    # Three runs, the newest two with two dbt invocations each (models, after CLV).
+    # Three runs, the newest two with two dbt invocations each (a step retried in the run).
     _folder(tmp_path / "crm_dbt_models-aaaaaaaa-111111", 300)
     _folder(tmp_path / "crm_dbt_models-bbbbbbbb-222222", 200)
-    _folder(tmp_path / "crm_dbt_models_after_clv-bbbbbbbb-333333", 190)
+    _folder(tmp_path / "crm_dbt_models-bbbbbbbb-333333", 190)
     _folder(tmp_path / "crm_dbt_models-cccccccc-444444", 100)
-    _folder(tmp_path / "crm_dbt_models_after_clv-cccccccc-555555", 90)
+    _folder(tmp_path / "crm_dbt_models-cccccccc-555555", 90)
     (tmp_path / "partial_parse.msgpack").write_bytes(b"parse")
 
     removed = prune_dbt_invocations(tmp_path, keep_runs=2)
@@ -34,9 +34,9 @@ def test_dbt_artefacts_of_the_newest_runs_are_kept_whole(tmp_path: Path):
     assert removed == ["crm_dbt_models-aaaaaaaa-111111"]
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "crm_dbt_models-bbbbbbbb-222222",
+        "crm_dbt_models-bbbbbbbb-333333",
         "crm_dbt_models-cccccccc-444444",
-        "crm_dbt_models_after_clv-bbbbbbbb-333333",
-        "crm_dbt_models_after_clv-cccccccc-555555",
+        "crm_dbt_models-cccccccc-555555",
         "partial_parse.msgpack",  # the parse the next invocation reuses
     ]
     assert prune_dbt_invocations(tmp_path / "missing", keep_runs=2) == []

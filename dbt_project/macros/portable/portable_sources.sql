@@ -2,12 +2,12 @@
     register_portable_sources(): make the sources resolvable on the target's engine.
 
     DuckDB reads its sources from the warehouse file: raw.<source> is a table filled by
-    ingest, or a view over the Parquet layer that ingest keeps (CRM_RAW_FORMAT=parquet);
-    marts.customer_clv is the CLV asset's table. Nothing to do.
+    ingest, or a view over the Parquet layer that ingest keeps (CRM_RAW_FORMAT=parquet).
+    Nothing to do.
 
-    Spark reads the portable layer that ingest and the CLV asset write as Parquet when
-    CRM_RAW_FORMAT is duckdb+parquet or parquet (pipelines/lib/ingest.py,
-    pipelines/defs/analytics/clv.py). A source says where its files are, relative to
+    Spark reads the portable layer that ingest and the customer_clv model write as Parquet
+    when CRM_RAW_FORMAT is duckdb+parquet or parquet (pipelines/lib/ingest.py,
+    models/marts/customer_value/customer_clv.py). A source says where its files are, relative to
     CRM_PORTABLE_DIR, in meta portable_files ({table} = its identifier); each becomes a view
     over its files, so a new load is read by the next query with no registration step.
     Paths are settings and repository text, never data.

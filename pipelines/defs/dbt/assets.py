@@ -1,8 +1,7 @@
 """dbt models as Dagster assets, wired to the Python assets around them.
 
-Two selections, because one Python asset sits inside the dbt graph: most models build
-before the CLV asset (which reads int_customer_purchases_summarised), and the models
-tagged ``after_clv`` read its output table. One ``dbt build`` cannot pause for it.
+One ``dbt build`` per run builds every model, the CLV fit included (a dbt Python model,
+models/marts/customer_value/customer_clv.py), and runs their data tests.
 """
 
 import contextlib
@@ -25,11 +24,10 @@ from dagster_dbt import (
 from pipelines.defs.dbt import fingerprints, test_checks
 from pipelines.defs.dbt.project import dbt_project, prepare_manifest
 from pipelines.defs.partitions import FULL_REFRESH_TAG, dbt_test_rows, run_period, window_of
-from pipelines.lib import retention
+from pipelines.lib import clv_scoring, retention
 from pipelines.lib.observe import preview_markdown
 from pipelines.settings import get_settings
 
-AFTER_CLV = "tag:after_clv"
 # The line each model's post-hook logs (macros/observability/report_table_figures.sql).
 FIGURES_PREFIX = "crm_table_figures "
 
@@ -185,10 +183,18 @@ def with_table_figures(invocation):
         message = raw.raw_event.get("info", {}).get("msg", "")
         if message.startswith(FIGURES_PREFIX):
             logged = json.loads(message.removeprefix(FIGURES_PREFIX))
-            figures[logged["unique_id"]] = {
-                "dagster/row_count": logged["row_count"],
-                "preview": dg.MetadataValue.md(preview_markdown(logged["columns"], logged["rows"])),
-            }
+            figures.setdefault(logged["unique_id"], {}).update(
+                {
+                    "dagster/row_count": logged["row_count"],
+                    "preview": dg.MetadataValue.md(
+                        preview_markdown(logged["columns"], logged["rows"])
+                    ),
+                }
+            )
+            continue
+        if logged := model_metadata(raw.raw_event):
+            unique_id, metadata = logged
+            figures.setdefault(unique_id, {}).update(metadata)
             continue
         if test_checks.is_test_result(raw.raw_event):
             continue
@@ -206,23 +212,26 @@ def with_table_figures(invocation):
             yield event
 
 
+def model_metadata(raw_event: Mapping[str, Any]) -> tuple[str, dict] | None:
+    """(unique_id, metadata) of a line a Python model logged for its materialisation
+    (e.g. the CLV fit's parameters, pipelines/lib/clv_scoring.py), else None."""
+    data = raw_event.get("data") or {}
+    message = data.get("base_msg")
+    if not isinstance(message, str) or not message.startswith(clv_scoring.FIT_LOG_PREFIX):
+        return None
+    logged = json.loads(message.removeprefix(clv_scoring.FIT_LOG_PREFIX))["metadata"]
+    metadata = {
+        key: dg.MetadataValue.json(value) if isinstance(value, dict | list) else value
+        for key, value in logged.items()
+    }
+    return data["node_info"]["unique_id"], metadata
+
+
 @dbt_assets(
     manifest=manifest,
     project=dbt_project,
     dagster_dbt_translator=translator,
-    exclude=AFTER_CLV,
     name="crm_dbt_models",
 )
 def crm_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    yield from _dbt_build(context, dbt)
-
-
-@dbt_assets(
-    manifest=manifest,
-    project=dbt_project,
-    dagster_dbt_translator=translator,
-    select=AFTER_CLV,
-    name="crm_dbt_models_after_clv",
-)
-def crm_dbt_models_after_clv(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     yield from _dbt_build(context, dbt)

@@ -1,6 +1,6 @@
 {#- One row per customer with at least one paid order on or before the as-of date: the
     frequency / recency / T / monetary summary the BG/NBD and Gamma-Gamma models read
-    (asset customer_clv), plus revenue and margin to date. A purchase is a distinct
+    (model customer_clv), plus revenue and margin to date. A purchase is a distinct
     order_date with a paid order (several orders on one day are one purchase), as in the
     models' literature.
 

@@ -1,9 +1,7 @@
-{{ config(tags=['after_clv']) }}
-
 {#- Prospecting: one row per segment dimension (all, lifecycle_stage, value_tier) and
-    segment: next-12-month expected purchases and revenue of its buyers, summed from the
-    CLV asset's table source('clv', 'customer_clv'). Built after that asset (tag
-    after_clv). Sums cover the customers with prediction_status = 'predicted' only; a
+    segment: next-12-month expected purchases and revenue of its buyers, summed from
+    customer_clv (macro clv_predictions: the model on DuckDB, its Parquet copy on Spark).
+    Sums cover the customers with prediction_status = 'predicted' only; a
     segment where some or all customers have no prediction says so in prediction_status
     (partially_predicted, or the customers' own status, e.g. insufficient_history). -#}
 
@@ -28,7 +26,7 @@ clv as (
         {%- for name, column in dimensions %}
         cast({{ column }} as {{ dbt.type_string() }}) as segment_{{ name }}{{ "," if not loop.last }}
         {%- endfor %}
-    from {{ source('clv', 'customer_clv') }} as clv
+    from {{ clv_predictions() }} as clv
     left join {{ ref('customer_segments') }} as segments
         on clv.customer_id = segments.customer_id
 
