@@ -13,7 +13,12 @@ import dagster as dg
 from dagster._core.utils import make_new_run_id
 
 from pipelines.lib.contracts import load_contracts
-from pipelines.lib.landing import WaitingFolder, unknown_source_folders, waiting_folders
+from pipelines.lib.landing import (
+    LANDING_PROBLEMS,
+    WaitingFolder,
+    unknown_source_folders,
+    waiting_folders,
+)
 from pipelines.lib.privacy import resolve_salt
 from pipelines.progress import RunProgress
 from pipelines.settings import PROJECT_ROOT, Settings, connect, export_to_environment
@@ -391,7 +396,7 @@ def _ingest_problems(result: dg.ExecuteInProcessResult) -> list[str]:
         if not event.is_step_failure:
             continue
         user = event.event_specific_data.user_failure_data
-        listed = (user.metadata or {}).get("problems") if user else None
+        listed = (user.metadata or {}).get(LANDING_PROBLEMS) if user else None
         if listed is not None:
             problems += list(listed.value if hasattr(listed, "value") else listed)
     return problems
@@ -432,6 +437,10 @@ def _not_read_lines(
 def _error_text(event) -> str:
     """A step failure's own message: a dg.Failure's description, or for an exception the
     innermost cause (Dagster wraps it in "Error occurred while executing op ...")."""
+    user = event.event_specific_data.user_failure_data
+    if user is not None and user.description:
+        # Dagster prefixes the class name to a Failure raised from a generator step.
+        return user.description.strip()
     error = event.event_specific_data.error
     while error.cause is not None and "Error occurred while executing" in error.message:
         error = error.cause
@@ -440,7 +449,7 @@ def _error_text(event) -> str:
 
 def _is_ingest_failure(event) -> bool:
     user = event.event_specific_data.user_failure_data
-    return bool(user and (user.metadata or {}).get("problems") is not None)
+    return bool(user and (user.metadata or {}).get(LANDING_PROBLEMS) is not None)
 
 
 def summarise(

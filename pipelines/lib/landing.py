@@ -32,6 +32,10 @@ IGNORED_PREFIXES = (".", "_", "~")
 IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload", ".filepart")
 
 DELIVERY_MARKER = "_SUCCESS"
+# The metadata key under which a failed ingest step lists the landing files and folders it
+# could not read ("path: reason"): the run summary shows them under NOT READ, apart from
+# other steps' failures (a refused publication lists checks, not files).
+LANDING_PROBLEMS = "landing_problems"
 
 # Enough bytes to decide an encoding: a GBK file shows invalid UTF-8 within the first
 # Chinese characters; reading the whole file would double the I/O of big deliveries.

@@ -25,7 +25,13 @@ from pipelines.generator import generate
 from pipelines.lib.exports import GATED_OUTPUTS, published_folders, read_manifest
 from pipelines.lib.landing import DELIVERY_MARKER
 from pipelines.lib.quality import load_suites as quality_suites
-from pipelines.run import check_summary, published, run_succeeded, run_warehouse_job
+from pipelines.run import (
+    check_summary,
+    published,
+    run_succeeded,
+    run_warehouse_job,
+    summarise,
+)
 from pipelines.settings import Settings, get_settings
 from tests.conftest import XS_SEED
 
@@ -185,6 +191,11 @@ def assert_stopped_at(result, gate: str, expectation: str, sample: str, before: 
     assert gate_check in message and expectation in message and sample in message, message
     assert export_digests(settings) == before  # byte-identical, nothing added
     assert [p.name for p in published_folders(settings.exports_dir)] == [PUBLISHED_AS_OF]
+    # the summary quotes the check's own words, not Dagster's exception class, and does
+    # not take a refused publication's list of checks for unreadable landing files
+    summary = summarise(settings, result)
+    assert f"{gate_check}" in summary and "dagster._core" not in summary, summary
+    assert "NOT READ" not in summary, summary
 
 
 def assert_publishes(settings: Settings) -> None:

@@ -24,7 +24,7 @@ from pipelines.lib.ingest import (
     load_file,
     quote_ident,
 )
-from pipelines.lib.landing import discover, waiting_folders
+from pipelines.lib.landing import LANDING_PROBLEMS, discover, waiting_folders
 from pipelines.lib.mappings import (
     MAPPING_SUFFIX,
     MappingError,
@@ -173,7 +173,7 @@ def build_ingest_asset(contract: Contract) -> dg.AssetsDefinition:
             raise dg.Failure(
                 description=f"{contract.source}: {len(problems)} landing file(s) could not be read: "
                 + " | ".join(problems),
-                metadata={"problems": problems, "files_loaded": len(loaded)},
+                metadata={LANDING_PROBLEMS: problems, "files_loaded": len(loaded)},
             )
         # Each landing date's materialisation carries that day's files; the table-level
         # figures (row count, preview of this run's rows, duration) go on all of them.
