@@ -308,14 +308,33 @@ def _maximise(
             objective, res.x, jac=True, method="L-BFGS-B", bounds=bounds, options=options
         )
         iterations += res.nit
-    _, g = objective(res.x)
-    hessian = _hessian(objective, res.x) * n  # of the total negative log-likelihood
-    at_bound = np.isclose(res.x, _LOG_BOUNDS[0]) | np.isclose(res.x, _LOG_BOUNDS[1])
-    huge = np.exp(res.x) > _RIDGE
-    newton_in_se = np.abs(g * n) / np.sqrt(np.clip(np.diag(hessian), 1e-300, None))
+    z, message = res.x, str(res.message)
+    converged, at_bound, huge, hessian = _convergence(objective, z, n, res.success)
     free = ~at_bound & ~huge
-    converged = bool(res.success or np.all(newton_in_se[free] < _CONVERGED_SE))
-    message = str(res.message)
+    if not converged and np.any(huge) and np.any(free):
+        # On a ridge to infinity (e.g. a, b with a/(a+b) fixed) the likelihood hardly moves
+        # along the huge pair, and L-BFGS-B can stall there before the other parameters
+        # settle (one night in five at M). Polish those with the huge ones held: the
+        # profile likelihood along the ridge is what the predictions depend on.
+        def held(zf: FloatArray) -> tuple[float, FloatArray]:
+            full = z.copy()
+            full[free] = zf
+            value, gradient = objective(full)
+            return value, gradient[free]
+
+        polished = optimize.minimize(
+            held,
+            z[free],
+            jac=True,
+            method="L-BFGS-B",
+            bounds=[_LOG_BOUNDS] * int(free.sum()),
+            options=options,
+        )
+        iterations += polished.nit
+        z = z.copy()
+        z[free] = polished.x
+        message += f"; the other parameters polished along the ridge: {polished.message}"
+        converged, at_bound, huge, hessian = _convergence(objective, z, n, False)
     if np.any(at_bound):
         message += "; at bound: " + ", ".join(np.array(names)[at_bound])
     if np.any(huge):
@@ -323,12 +342,12 @@ def _maximise(
             "; " + ", ".join(np.array(names)[huge]) + " run off to infinity together: that "
             "mixing distribution collapses to a point (no heterogeneity); predictions stay finite"
         )
-    values = [float(v) for v in np.exp(res.x)]
+    values = [float(v) for v in np.exp(z)]
     params_type = BgNbdParams if len(names) == 4 else GammaGammaParams
     return FitResult(
         params=params_type(*values),
-        loglik=-float(res.fun) * n,
-        std_errors=_std_errors(hessian, res.x, names),
+        loglik=-float(objective(z)[0]) * n,
+        std_errors=_std_errors(hessian, z, names),
         customers=n,
         distinct_rows=len(d.x),
         converged=converged,
@@ -336,6 +355,20 @@ def _maximise(
         iterations=int(iterations),
         seconds=time.perf_counter() - started,
     )
+
+
+def _convergence(objective, z: FloatArray, n: float, optimiser_success: bool):
+    """(converged, at bound, huge, Hessian of the total negative log-likelihood) at ``z``: converged when the optimiser says so or when a
+    Newton step on every free parameter (neither at the box nor run off to infinity) is
+    below _CONVERGED_SE standard errors."""
+    _, g = objective(z)
+    hessian = _hessian(objective, z) * n
+    at_bound = np.isclose(z, _LOG_BOUNDS[0]) | np.isclose(z, _LOG_BOUNDS[1])
+    huge = np.exp(z) > _RIDGE
+    newton_in_se = np.abs(g * n) / np.sqrt(np.clip(np.diag(hessian), 1e-300, None))
+    free = ~at_bound & ~huge
+    converged = bool(optimiser_success or np.all(newton_in_se[free] < _CONVERGED_SE))
+    return converged, at_bound, huge, hessian
 
 
 def _hessian(objective, z: FloatArray) -> FloatArray:

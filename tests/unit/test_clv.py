@@ -5,6 +5,7 @@ simulation, and the data-sufficiency guard."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -357,3 +358,24 @@ def test_sufficiency_floor():
     assert "repeat purchases" in neither.note and "days of purchase history" in neither.note
     empty = clv.check_sufficiency([], [])
     assert not empty.sufficient and empty.history_days == 0
+
+
+def test_a_fit_stalled_on_the_ridge_is_polished_until_it_converges():
+    """The summary of a generated M warehouse on 2026-01-05 (customer-days, distinct rows
+    with their customer counts): L-BFGS-B stopped ABNORMAL on the a, b ridge with r and
+    alpha not settled, and the night failed on "did not converge". Polishing r and alpha
+    with a, b held gives a converged fit, as the neighbouring nights' fits do."""
+    summary = np.loadtxt(
+        Path(__file__).parent / "fixtures" / "bgnbd_ridge_stall.csv.gz",
+        delimiter=",",
+        skiprows=1,
+    )
+    frequency, recency_days, t_days, customers = summary.T
+    fit = clv.fit_bgnbd(frequency, recency_days / 7, t_days / 7, customers)
+    assert customers.sum() == 46851
+    assert "polished along the ridge" in fit.message and "infinity" in fit.message
+    assert fit.converged
+    params = fit.params
+    assert params.r == pytest.approx(2.238, abs=0.002)
+    assert params.alpha == pytest.approx(8.79, abs=0.01)
+    assert params.a / (params.a + params.b) == pytest.approx(0.0317, abs=0.0005)

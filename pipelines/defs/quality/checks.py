@@ -4,6 +4,10 @@ A suite with a critical expectation is a blocking check. When it fails, the chec
 records its evaluation (per-expectation results and failing rows in the metadata) and
 then fails its step with a message that names the suite, the expectation and a sample of
 the failing rows, so the run's failure says why, not only which check.
+
+A mart's suite is a check with a step of its own, after the dbt build. A raw source's
+suite, row accounting and freshness are evaluated in its ingest step (``raw_checks``,
+used by defs/ingest/assets.py): the same checks on the raw asset, one step instead of four.
 """
 
 import datetime as dt
