@@ -5,6 +5,7 @@ selectable alone."""
 from __future__ import annotations
 
 import dagster as dg
+from dagster._core.instance.ref import InstanceRef
 
 from pipelines.defs.ingest.assets import ingest_assets
 from pipelines.defs.quality.checks import raw_checks
@@ -34,7 +35,10 @@ def test_every_raw_check_is_a_check_of_its_ingest_asset():
 def test_the_night_evaluates_them_in_the_ingest_step(xs_warehouse: Settings):
     """In the XS run, every raw check was evaluated (and passed) in its source's step, and
     the run had no step of its own for any of them."""
-    with dg.DagsterInstance.from_config(str(xs_warehouse.dagster_home)) as instance:
+    # the session run's own history, by path (DAGSTER_HOME, which Settings.dagster_home
+    # prefers, may name another test's)
+    home = str(xs_warehouse.data_dir / "dagster")
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(home)) as instance:
         (run,) = instance.get_runs(limit=1)
         events = instance.all_logs(run.run_id)
     evaluations = {

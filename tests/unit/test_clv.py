@@ -361,10 +361,11 @@ def test_sufficiency_floor():
 
 
 def test_a_fit_stalled_on_the_ridge_is_polished_until_it_converges():
-    """The summary of a generated M warehouse on 2026-01-05 (customer-days, distinct rows
-    with their customer counts): L-BFGS-B stopped ABNORMAL on the a, b ridge with r and
-    alpha not settled, and the night failed on "did not converge". Polishing r and alpha
-    with a, b held gives a converged fit, as the neighbouring nights' fits do."""
+    """The customer-day summary of the generated M warehouse as of 2026-01-05, the night a
+    bench run failed on "did not converge" (rebuilt from the paid orders of the next
+    night's warehouse; distinct rows with their customer counts). L-BFGS-B stops ABNORMAL
+    on the a, b ridge with r and alpha not settled; polishing r and alpha with a, b held
+    gives a converged fit, as the neighbouring days' summaries do without it."""
     summary = np.loadtxt(
         Path(__file__).parent / "fixtures" / "bgnbd_ridge_stall.csv.gz",
         delimiter=",",
