@@ -65,10 +65,10 @@ def deliver(landing: Path, source: str, day: str, src_file: Path, name: str | No
 _INGEST_INSTANCES: list = []
 
 
-def materialise_ingest(assets, *, checks: bool = False, **kwargs):
+def materialise_ingest(assets, **kwargs):
     """dg.materialize for ingest assets, over every landing date (they are partitioned),
-    as `crm-warehouse run` does: the dates are registered in an ephemeral instance. The
-    sources' checks (evaluated in the ingest step) only when ``checks``: these tests judge
+    as `crm-warehouse run` does: the dates are registered in an ephemeral instance. Without
+    the sources' checks (evaluated in the ingest step when selected): these tests judge
     what ingest does with a delivery, the checks judge the delivery."""
     import dagster as dg
 
@@ -87,13 +87,12 @@ def materialise_ingest(assets, *, checks: bool = False, **kwargs):
     # in-memory instance was lost between tests ("unable to open database file").
     _INGEST_INSTANCES.append(instance)
     register_landing_dates(instance, dates)
-    selection = dg.AssetSelection.assets(*assets)
     return dg.materialize(
         assets,
         instance=instance,
         resources={"warehouse": WarehouseResource()},
         tags=range_tags(dates[0], dates[-1]),
-        selection=selection if checks else selection.without_checks(),
+        selection=dg.AssetSelection.assets(*assets).without_checks(),
         **kwargs,
     )
 
