@@ -184,10 +184,10 @@ def xs_warehouse_copy(xs_warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     return get_settings()
 
 
-def macro_project(root: Path, macro_folder: str, variables: dict | None = None) -> Path:
+def macro_project(root: Path, *macro_folders: str, variables: dict | None = None) -> Path:
     """A throw-away dbt project in ``root`` holding only dbt_project/macros/<macro_folder>
-    (and ``variables``), on a DuckDB file of its own, to compile or run those macros on
-    chosen values without the warehouse."""
+    for each of ``macro_folders`` (and ``variables``), on a DuckDB file of its own, to
+    compile or run those macros on chosen values without the warehouse."""
     import yaml
 
     project = {
@@ -206,8 +206,8 @@ def macro_project(root: Path, macro_folder: str, variables: dict | None = None) 
         }
     }
     (root / "profiles.yml").write_text(yaml.safe_dump(profile), encoding="utf-8")
-    macros = PROJECT_ROOT / "dbt_project" / "macros" / macro_folder
-    shutil.copytree(macros, root / "macros" / macro_folder)
+    for folder in macro_folders:
+        shutil.copytree(PROJECT_ROOT / "dbt_project" / "macros" / folder, root / "macros" / folder)
     return root
 
 
@@ -218,7 +218,9 @@ def identity_macro_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     with (PROJECT_ROOT / "dbt_project" / "dbt_project.yml").open(encoding="utf-8") as f:
         real = yaml.safe_load(f)
-    return macro_project(tmp_path_factory.mktemp("identity_macros"), "identity", real["vars"])
+    return macro_project(
+        tmp_path_factory.mktemp("identity_macros"), "identity", variables=real["vars"]
+    )
 
 
 def dbt_in(project: Path, *args: str, work: Path | None = None):

@@ -1,8 +1,8 @@
 {#-
     dbt tests on the night's rows (docs/incremental.md, "Tests that look at the night").
 
-    A model kept by key rewrites a few rows a night; its not_null, accepted_values and
-    relationships tests need only look at those rows, since the others passed when they
+    A model kept by key rewrites a few rows a night; its not_null (and not_null_columns),
+    accepted_values and relationships tests need only look at those rows, since the others passed when they
     were written. With CRM_DBT_TEST_ROWS=night (set by the Dagster dbt assets on an
     incremental night, but not on the weekly full-test night: pipelines/defs/dbt/assets.py),
     such a test reads only the rows of the model's last write: those whose _loaded_through
@@ -35,7 +35,8 @@
             by another key, with _built_at only) -#}
         {%- set watermark = '_loaded_through' if kept_by_key and '_loaded_through' in tested.columns
             else ('_built_at' if kept_by_key and '_built_at' in tested.columns else none) -%}
-        {%- if test_name in ['not_null', 'accepted_values', 'relationships'] and watermark -%}
+        {%- if test_name in ['not_null', 'not_null_columns', 'accepted_values', 'relationships']
+            and watermark -%}
             {#- the newest value as a literal: the scan skips the row groups of the earlier
                 writes (change_feed.sql) -#}
             {%- set newest = crm_warehouse.newest_value(watermark, relation) -%}

@@ -1,7 +1,9 @@
-"""The grain tests (macros/testing/uniqueness.sql) run by dbt on DuckDB: dbt's `unique`,
-overridden to group key hashes first, and `unique_columns` fail on exactly the duplicated
-keys, with dbt's semantics (unique skips a null key; in a combination a null is a value),
-and pass on a table with none."""
+"""The project's generic tests run by dbt on DuckDB. The grain tests
+(macros/testing/uniqueness.sql): dbt's `unique`, overridden to group key hashes first, and
+`unique_columns` fail on exactly the duplicated keys, with dbt's semantics (unique skips a
+null key; in a combination a null is a value), and pass on a table with none.
+`not_null_columns` (macros/testing/nullness.sql) fails with one row per column holding
+nulls, and passes when none does."""
 
 from __future__ import annotations
 
@@ -38,17 +40,20 @@ TESTS = {
         {"unique_columns": {"arguments": {"columns": ["a", "b"]}}},
         {"unique": {"column_name": "c"}},  # 'p' twice; the two nulls are skipped
         {"unique": {"column_name": "a || '|' || cast(b as varchar)"}},  # x|1 twice
+        # a and c hold 2 nulls each, b none
+        {"not_null_columns": {"arguments": {"columns": ["a", "b", "c"]}}},
     ],
     "keys_unique": [
         {"unique_columns": {"arguments": {"columns": ["a", "b"]}}},
         {"unique": {"column_name": "c"}},
+        {"not_null_columns": {"arguments": {"columns": ["b"]}}},
     ],
 }
 
 
 @pytest.fixture(scope="module")
 def tested(tmp_path_factory: pytest.TempPathFactory):
-    root = macro_project(tmp_path_factory.mktemp("uniqueness"), "testing")
+    root = macro_project(tmp_path_factory.mktemp("generic_tests"), "testing", "portable")
     (root / "models").mkdir()
     for name, (columns, rows) in MODELS.items():
         values = ", ".join("(" + ", ".join(str(v) for v in row) + ")" for row in rows)
@@ -75,9 +80,15 @@ def failures(root, outcome) -> list[tuple]:
         return sorted(con.execute(f"select * from {relation}").fetchall(), key=str)
 
 
+def of_grain(outcomes, model: str) -> dict:
+    return {
+        k: v for k, v in outcomes.items() if k[0] == model and k[1] in ("unique", "unique_columns")
+    }
+
+
 def test_duplicated_keys_fail_with_exactly_those_keys(tested):
     root, outcomes = tested
-    found = {k: v for k, v in outcomes.items() if k[0] == "keys_duplicated"}
+    found = of_grain(outcomes, "keys_duplicated")
     assert len(found) == 3
     by_test = {(k[1], k[2].split("keys_duplicated_")[-1]): v for k, v in found.items()}
     assert {k[0] for k in by_test} == {"unique", "unique_columns"}
@@ -93,6 +104,15 @@ def test_duplicated_keys_fail_with_exactly_those_keys(tested):
 
 def test_unique_keys_pass(tested):
     _, outcomes = tested
-    found = [v for k, v in outcomes.items() if k[0] == "keys_unique"]
+    found = of_grain(outcomes, "keys_unique").values()
     assert len(found) == 2
     assert all(o.status == "pass" and o.failures == 0 for o in found)
+
+
+def test_not_null_columns_names_each_column_with_nulls(tested):
+    root, outcomes = tested
+    (failed,) = [v for k, v in outcomes.items() if k[:2] == ("keys_duplicated", "not_null_columns")]
+    assert failed.status == "fail" and failed.failures == 2
+    assert failures(root, failed) == [("a", 2), ("c", 2)]
+    (passed,) = [v for k, v in outcomes.items() if k[:2] == ("keys_unique", "not_null_columns")]
+    assert passed.status == "pass" and passed.failures == 0
