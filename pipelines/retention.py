@@ -10,9 +10,10 @@ deployment by the ``retention_after_success`` sensor the daemon evaluates) and b
 - dbt artefact folders and GE validation results: the newest ``CRM_KEEP_RUNS`` runs'
   (lib/retention.py; the export step prunes GE results just before it builds the data
   docs, so the site never links to a removed page);
-- serving versions: ``CRM_SERVING_KEEP`` (lib/serving.py), the current one always.
+- serving versions: ``CRM_SERVING_KEEP`` (lib/serving.py), the current one always;
+- segment exports and contact lists: the newest ``CRM_EXPORTS_KEEP`` as-of dates.
 
-Raw loads, quarantine rows and published exports are never pruned.
+Raw loads and quarantine rows are never pruned.
 """
 
 from __future__ import annotations
@@ -35,12 +36,14 @@ class Pruned:
     dbt_folders: list[str] = field(default_factory=list)
     validations: list[str] = field(default_factory=list)
     serving_versions: list[str] = field(default_factory=list)
+    exports: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
         return (
             f"pruned {len(self.runs)} Dagster run(s), {len(self.dbt_folders)} dbt artefact "
             f"folder(s), {len(self.validations)} GE validation result(s), "
-            f"{len(self.serving_versions)} serving version(s)"
+            f"{len(self.serving_versions)} serving version(s), {len(self.exports)} "
+            "published export folder(s)"
         )
 
 
@@ -48,10 +51,10 @@ def current_runs(instance: dg.DagsterInstance, check_keys: Iterable[dg.AssetChec
     """Runs that hold an asset's latest materialisation or a check's latest evaluation."""
     latest = instance.get_latest_materialization_events(instance.get_asset_keys())
     runs = {event.run_id for event in latest.values() if event is not None}
-    for key in check_keys:
-        history = instance.event_log_storage.get_asset_check_execution_history(key, limit=1)
-        runs.update(record.run_id for record in history)
-    return runs
+    wanted = list(check_keys)
+    # One query for all checks; it may also return other checks of those assets.
+    evaluations = instance.event_log_storage.get_latest_asset_check_execution_by_key(wanted)
+    return runs | {evaluations[key].run_id for key in wanted if key in evaluations}
 
 
 def prune_run_history(
@@ -98,4 +101,9 @@ def apply(
         if validations
         else [],
         serving_versions=serving.prune(settings, settings.serving_keep),
+        exports=[
+            f"{folder.name}/{name}"
+            for folder in (settings.exports_dir, settings.restricted_exports_dir)
+            for name in retention.prune_published(folder, settings.exports_keep)
+        ],
     )

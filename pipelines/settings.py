@@ -28,6 +28,9 @@ DEFAULT_SERVING_KEEP = 7
 # Runs whose Dagster history, dbt artefacts and GE results are kept (two weeks of nights);
 # those holding an asset's or a check's latest result are kept whatever their age.
 DEFAULT_KEEP_RUNS = 14
+# As-of dates whose segment exports and contact lists are kept: each is the whole audience
+# (at M about 40 MB a night), and the contact lists hold raw personal data.
+DEFAULT_EXPORTS_KEEP = 14
 # The nightly refresh: 02:00 in the merchant's time zone.
 DEFAULT_NIGHTLY_CRON = "0 2 * * *"
 DEFAULT_SCHEDULE_TIMEZONE = "Asia/Shanghai"
@@ -71,6 +74,7 @@ class Settings:
     duckdb_temp_dir: Path
     serving_keep: int = DEFAULT_SERVING_KEEP
     keep_runs: int = DEFAULT_KEEP_RUNS
+    exports_keep: int = DEFAULT_EXPORTS_KEEP
     nightly_cron: str = DEFAULT_NIGHTLY_CRON
     schedule_timezone: str = DEFAULT_SCHEDULE_TIMEZONE
     landing_quiet_seconds: float = DEFAULT_LANDING_QUIET_SECONDS
@@ -191,6 +195,7 @@ class Settings:
             "CRM_DUCKDB_TEMP_DIR": str(self.duckdb_temp_dir),
             "CRM_SERVING_KEEP": str(self.serving_keep),
             "CRM_KEEP_RUNS": str(self.keep_runs),
+            "CRM_EXPORTS_KEEP": str(self.exports_keep),
             "CRM_LANDING_QUIET_SECONDS": str(self.landing_quiet_seconds),
             "CRM_MANUAL_QUIET_SECONDS": str(self.manual_quiet_seconds),
             "CRM_LANDING_FLOOR": self.landing_floor or "",
@@ -244,6 +249,7 @@ def get_settings(environ: dict[str, str] | None = None) -> Settings:
         duckdb_temp_dir=temp_dir,
         serving_keep=int(env.get("CRM_SERVING_KEEP") or DEFAULT_SERVING_KEEP),
         keep_runs=int(env.get("CRM_KEEP_RUNS") or DEFAULT_KEEP_RUNS),
+        exports_keep=int(env.get("CRM_EXPORTS_KEEP") or DEFAULT_EXPORTS_KEEP),
         nightly_cron=env.get("CRM_NIGHTLY_CRON") or DEFAULT_NIGHTLY_CRON,
         schedule_timezone=env.get("CRM_SCHEDULE_TIMEZONE") or DEFAULT_SCHEDULE_TIMEZONE,
         landing_quiet_seconds=float(

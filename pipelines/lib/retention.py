@@ -4,8 +4,9 @@ Every run adds dbt artefact folders (``data/dbt/<op>-<run>-<id>/``: manifest, ru
 logs) and Great Expectations validation results with their data-docs pages. Both are for
 reading a recent night; the newest ``keep_runs`` runs' worth is kept (``CRM_KEEP_RUNS``).
 Dagster's run history is pruned by ``pipelines/retention.py`` (it needs the instance),
-serving versions by :func:`pipelines.lib.serving.prune`. Raw loads, quarantine rows and
-published exports are the warehouse's record and are never pruned here.
+serving versions by :func:`pipelines.lib.serving.prune`. Published segment exports and
+contact lists keep their newest ``exports_keep`` as-of dates (``CRM_EXPORTS_KEEP``). Raw
+loads and quarantine rows are the warehouse's record and are never pruned.
 """
 
 from __future__ import annotations
@@ -65,4 +66,18 @@ def prune_validations(quality_dir: Path, keep_runs: int) -> list[str]:
                 pages = quality_dir / _GE_PAGES / suite.name / run_name.name / old.name
                 shutil.rmtree(pages, ignore_errors=True)
                 removed.append(f"{suite.name}/{run_name.name}/{old.name}")
+    return removed
+
+
+def prune_published(folder: Path, keep: int) -> list[str]:
+    """Remove the published as-of-date folders (``exports/<as_of_date>/``,
+    ``restricted/contacts/<as_of_date>/``) but the newest ``keep``; returns their names. A
+    writer's hidden staging folder is left to the writer (lib/exports.py)."""
+    if not folder.is_dir():
+        return []
+    # ISO dates: their names sort as the dates do.
+    dated = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    removed = dated[: max(len(dated) - max(keep, 1), 0)]
+    for name in removed:
+        shutil.rmtree(folder / name, ignore_errors=True)
     return removed

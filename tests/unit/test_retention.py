@@ -111,6 +111,10 @@ def test_the_sensor_prunes_after_a_whole_warehouse_run_only(tmp_path: Path, monk
 
     monkeypatch.setenv("CRM_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("CRM_KEEP_RUNS", "1")
+    monkeypatch.setenv("CRM_EXPORTS_KEEP", "1")
+    for folder in ("exports", "restricted/contacts"):
+        for day in ("2026-01-01", "2026-01-02"):
+            (tmp_path / "data" / folder / day).mkdir(parents=True)
     defs = dg.Definitions(
         assets=[nightly_mart, monthly_mart],
         asset_checks=[nightly_mart_ok],
@@ -141,3 +145,24 @@ def test_the_sensor_prunes_after_a_whole_warehouse_run_only(tmp_path: Path, monk
         # Only the newest run is left: it holds every latest result.
         assert [r.run_id for r in instance.get_runs()] == [last]
         assert {first, other, part}.isdisjoint(r.run_id for r in instance.get_runs())
+        # ... and the newest as-of date's exports and contact lists
+        for folder in ("exports", "restricted/contacts"):
+            assert [p.name for p in (tmp_path / "data" / folder).iterdir()] == ["2026-01-02"]
+
+
+def test_published_exports_keep_the_newest_as_of_dates(tmp_path: Path):
+    from pipelines.lib.retention import prune_published
+
+    dates = ["2026-01-09", "2026-01-10", "2026-01-11", "2026-02-01"]
+    for name in [*dates, ".staging-123-abc"]:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "manifest.json").write_text("{}")
+
+    removed = prune_published(tmp_path, keep=2)
+
+    assert removed == dates[:2]
+    # a writer's staging folder is the writer's to finish or clear
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".staging-123-abc", *dates[2:]]
+    # the newest is never removed, whatever the setting says
+    assert prune_published(tmp_path, keep=0) == ["2026-01-11"]
+    assert prune_published(tmp_path / "missing", keep=2) == []
