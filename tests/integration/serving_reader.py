@@ -5,7 +5,8 @@ writes a JSON summary.
     python serving_reader.py ENTRY STOP_FILE OUT_JSON duckdb|sqlalchemy [PAUSE_SECONDS]
 
 PAUSE_SECONDS (default 0.05) is the pause between two reads: each read costs CPU that a
-long test may rather leave to the run it watches.
+long test may rather leave to the run it watches. After each read the version it saw is
+in OUT_JSON with the suffix .last, so a test can wait until a reader has seen a version.
 """
 
 import json
@@ -52,6 +53,9 @@ def main() -> None:
             version, expected, actual = read_once(entry)
             reads += 1
             seen[version] = seen.get(version, 0) + 1
+            last = Path(out).with_suffix(".last")
+            last.with_suffix(".tmp").write_text(version)
+            last.with_suffix(".tmp").replace(last)
             if actual != expected:
                 mismatches.append({"version": version, "expected": expected, "actual": actual})
         except Exception as exc:  # every error counts: that is what the test measures

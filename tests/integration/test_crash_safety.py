@@ -386,6 +386,14 @@ def test_runs_killed_while_ingesting_building_and_publishing_recover_on_rerun(
         result = run_warehouse_job(settings, window=(NEW_DAY, NEW_DAY))
         assert result is not None and run_succeeded(result), result
         new_version = served_version(settings)
+        # Stop the readers once each has read the new version: the run can end so soon
+        # after its switch that a reader pausing between reads has not read it yet.
+        deadline = time.monotonic() + 120
+        lasts = [tmp_path / f"{driver}.last" for driver in readers]
+        while time.monotonic() < deadline and not all(
+            last.exists() and last.read_text() == new_version for last in lasts
+        ):
+            time.sleep(0.1)
     finally:
         stop.touch()
         for reader in readers.values():
