@@ -13,15 +13,16 @@ run_date as (
 
 ),
 
+-- The months each customer placed a paid order in, from the compact base (a row per
+-- month, channel and customer, paid orders on or before the as-of date only), not from
+-- every order of the history.
 customer_months as (
 
     select distinct
-        orders.customer_id,
-        cast({{ dbt.date_trunc('month', 'orders.order_date') }} as date) as order_month
-    from {{ ref('orders') }} as orders
-    where orders.is_paid
-        and orders.customer_id is not null
-        and orders.order_date <= {{ as_of }}
+        customer_id,
+        month as order_month
+    from {{ ref('int_customer_months_summarised') }}
+    where customer_id is not null
 
 ),
 
