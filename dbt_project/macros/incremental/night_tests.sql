@@ -1,12 +1,13 @@
 {#-
     dbt tests on the night's rows (docs/incremental.md, "Tests that look at the night").
 
-    A model kept by key rewrites a few rows a night; its not_null (and not_null_columns),
-    accepted_values and relationships tests need only look at those rows, since the others passed when they
-    were written. With CRM_DBT_TEST_ROWS=night (set by the Dagster dbt assets on an
-    incremental night, but not on the weekly full-test night: pipelines/defs/dbt/assets.py),
-    such a test reads only the rows of the model's last write: those whose _loaded_through
-    is the model's newest (or, in a model with no _loaded_through, whose _built_at is).
+    A model kept by key rewrites a few rows a night; its not_null_columns, not_null,
+    accepted_values and relationships tests need only look at those rows, since the
+    others passed when they were written. With CRM_DBT_TEST_ROWS=night (set by the
+    Dagster dbt assets on an incremental night, but not on the weekly full-test night:
+    pipelines/defs/dbt/assets.py), such a test reads only the rows of the model's last
+    write: those whose _loaded_through is the model's newest (or, in a model with no
+    _loaded_through, whose _built_at is).
     Uniqueness (grain) tests, singular tests (but the two on the identity graph, which
     narrow themselves: night_rows.sql), tests of tables built in full and of the identity
     history always read everything. Without the variable (a `dbt build` by hand,

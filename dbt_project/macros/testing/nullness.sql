@@ -3,8 +3,8 @@
     test per column.
 
     A night runs each test as a dbt node, and at M a node costs dbt ~20 ms besides its
-    query: 251 one-column not_null tests were half of the night's ~500 nodes for a tenth of
-    its work (DECISIONLOG.md, "One not_null test per model"). This test reads the model
+    query: 251 one-column not_null tests were half of the night's ~500 nodes and a fifth of
+    its node-seconds (DECISIONLOG.md, "One not_null test per model"). This test reads the model
     once and returns one row per listed column that holds nulls, with their count, so a
     failure still names the column (dbt counts the rows as the test's failures). A
     not_null test with its own config (`where`, `severity`) stays a one-column test.
