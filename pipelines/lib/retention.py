@@ -15,6 +15,8 @@ import shutil
 import uuid
 from pathlib import Path
 
+from pipelines.lib.exports import published_folders
+
 # Where GE keeps results and their rendered pages, under the GE project folder.
 _GE_RESULTS = Path("gx") / "uncommitted" / "validations"
 _GE_PAGES = Path("gx") / "uncommitted" / "data_docs" / "local_site" / "validations"
@@ -73,11 +75,9 @@ def prune_published(folder: Path, keep: int) -> list[str]:
     """Remove the published as-of-date folders (``exports/<as_of_date>/``,
     ``restricted/contacts/<as_of_date>/``) but the newest ``keep``; returns their names. A
     writer's hidden staging folder is left to the writer (lib/exports.py)."""
-    if not folder.is_dir():
-        return []
-    # ISO dates: their names sort as the dates do.
-    dated = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    # Sorted by name: ISO dates sort as the dates do.
+    dated = published_folders(folder)
     removed = dated[: max(len(dated) - max(keep, 1), 0)]
-    for name in removed:
-        shutil.rmtree(folder / name, ignore_errors=True)
-    return removed
+    for path in removed:
+        shutil.rmtree(path, ignore_errors=True)
+    return [path.name for path in removed]

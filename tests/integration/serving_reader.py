@@ -48,14 +48,14 @@ def main() -> None:
     pause = float(sys.argv[5]) if len(sys.argv) > 5 else 0.05
     read_once = read_once_duckdb if driver == "duckdb" else read_once_sqlalchemy
     reads, errors, mismatches, seen = 0, [], [], {}
+    last, written = Path(out).with_suffix(".last"), Path(out).with_suffix(".tmp")
     while not Path(stop).exists():
         try:
             version, expected, actual = read_once(entry)
             reads += 1
             seen[version] = seen.get(version, 0) + 1
-            last = Path(out).with_suffix(".last")
-            last.with_suffix(".tmp").write_text(version)
-            last.with_suffix(".tmp").replace(last)
+            written.write_text(version)
+            written.replace(last)
             if actual != expected:
                 mismatches.append({"version": version, "expected": expected, "actual": actual})
         except Exception as exc:  # every error counts: that is what the test measures
