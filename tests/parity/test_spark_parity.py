@@ -199,10 +199,17 @@ def test_spark_builds_every_model_and_passes_every_dbt_test(warehouse):
         k: v for k, v in statuses.items() if v not in ("success", "pass")
     }
     with (SPARK_TARGET_PATH / "manifest.json").open(encoding="utf-8") as f:
-        models = [k for k, n in json.load(f)["nodes"].items() if n["resource_type"] == "model"]
+        nodes = json.load(f)["nodes"]
+    models = [k for k, n in nodes.items() if n["resource_type"] == "model"]
+    # The tests of a model disabled on Spark (customer_clv) stay in the manifest's nodes,
+    # disabled themselves.
+    tests = [k for k, n in nodes.items() if n["resource_type"] == "test" and n["config"]["enabled"]]
     assert set(models) <= set(statuses), "models dbt build did not run on Spark"
+    assert set(tests) <= set(statuses), "dbt tests dbt build did not run on Spark"
+    # Floors, so that a project that lost its models or tests cannot pass by running
+    # all of nothing (each model's not_null columns are one test: DECISIONLOG.md).
     assert len(models) >= 50
-    assert sum(1 for k in statuses if k.startswith("test.")) >= 300
+    assert len(tests) >= 200
 
 
 def test_the_salt_reaches_spark_without_being_written_down(warehouse):
