@@ -13,11 +13,14 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: setup demo test parity bench lint format ui docs clean
 
-# Re-sync whenever the lock or the project metadata changes.
-$(VENV)/.synced: pyproject.toml uv.lock
+# Re-sync whenever the lock, the project metadata or this recipe changes.
+# --compile-bytecode: where PYTHONDONTWRITEBYTECODE is set (these machines) no .pyc is ever
+# written, and every process (the Dagster run, each dbt process, each test worker) would
+# compile its ~11k modules again: 13.5 s instead of 6.7 s to import the definitions.
+$(VENV)/.synced: pyproject.toml uv.lock Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(BIN)/uv sync --frozen --quiet
+	$(BIN)/uv sync --frozen --quiet --compile-bytecode
 	touch $@
 
 setup: $(VENV)/.synced
