@@ -521,8 +521,8 @@ def run_benchmark(scale: str, seed: int = 42, nights: int = 0) -> dict:
     """Generate (cached), run from empty, run one incremental day and the same night again
     with nothing new, then ``nights`` more nights; measure the ceiling and CLV at a million
     customers; write bench/results/<scale>.json and return the figures."""
-    from pipelines.run import warehouse_figures
     from pipelines.settings import export_to_environment
+    from pipelines.summary import warehouse_figures
 
     cache, generated = cached_data(scale, seed)
     work = BENCH_DIR / "work" / scale

@@ -65,7 +65,8 @@ def _run_and_summarise(
 ) -> None:
     from pipelines.defs.partitions import complete_landing_dates
     from pipelines.lib.privacy import SaltError, resolve_salt
-    from pipelines.run import run_succeeded, run_warehouse_job, summarise
+    from pipelines.run import run_succeeded, run_warehouse_job
+    from pipelines.summary import summarise
 
     settings = get_settings()
     # A person starting a run has waited for their own copy: folders are read once nothing
@@ -118,7 +119,7 @@ def _run_and_summarise(
 def _settled_landing(settings, window):
     """What the run will skip, after waiting a little (up to three quiet periods) for
     folders that are still changing: a copy that ends within seconds is read, not skipped."""
-    from pipelines.run import landing_skips
+    from pipelines.summary import landing_skips
 
     skips = landing_skips(settings, window)
     deadline = time.monotonic() + 3 * settings.landing_quiet_seconds

@@ -4,7 +4,7 @@ landing sensor): `crm-warehouse run` applies the same rules itself (pipelines/re
 import dagster as dg
 
 from pipelines import retention
-from pipelines.defs.ingest.sensors import WAREHOUSE_JOB
+from pipelines.defs.jobs import WAREHOUSE_JOB
 from pipelines.settings import get_settings
 
 

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from pipelines.defs.ingest.sensors import WAREHOUSE_JOB
+from pipelines.defs.jobs import WAREHOUSE_JOB
 from pipelines.defs.partitions import (
     complete_landing_dates,
     nightly_window,

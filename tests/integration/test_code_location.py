@@ -82,9 +82,9 @@ def test_checks_block_by_severity_and_gate_the_exports():
     it and blocking exactly when one of them has severity error; GE suites with a critical
     expectation and row accounting block; freshness only warns; and the export asset is
     gated by every blocking check upstream of it."""
-    from pipelines.definitions import defs
+    from pipelines.definitions import defs, publish
     from pipelines.defs.dbt.assets import manifest as manifest_path
-    from pipelines.defs.publish.assets import SEGMENT_EXPORTS, gating_checks
+    from pipelines.defs.publish.assets import SEGMENT_EXPORTS
     from pipelines.lib.quality import load_suites
 
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
@@ -121,7 +121,17 @@ def test_checks_block_by_severity_and_gate_the_exports():
     for name, suite in suites.items():
         spec = graph.get_check_spec(dg.AssetCheckKey(dg.AssetKey(list(suite.asset_key)), name))
         assert spec.blocking is suite.blocking
-    gate = set(gating_checks(SEGMENT_EXPORTS))
+    gate = set(publish.gate.checks(SEGMENT_EXPORTS))
+    # The graph handed to the gate is the code location's, for every publishing asset.
+    for asset in publish.assets:
+        ancestors = graph.get_ancestor_asset_keys(asset.key)
+        blocking = {
+            key
+            for key in graph.asset_check_keys
+            if key.asset_key in ancestors and graph.get_check_spec(key).blocking
+        }
+        assert set(publish.gate.checks(asset.key)) == blocking, asset.key
+        assert len(blocking) > 50, asset.key
     assert (
         dg.AssetCheckKey(dg.AssetKey(["raw", "shopify_orders"]), "ge_raw__shopify_orders") in gate
     )

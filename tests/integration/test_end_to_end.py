@@ -17,8 +17,9 @@ from pipelines.lib import retention, serving
 from pipelines.lib.contracts import load_contracts
 from pipelines.lib.exports import published_folders
 from pipelines.lib.identity_report import identity_report
-from pipelines.run import run_succeeded, run_warehouse_job, summarise
+from pipelines.run import run_succeeded, run_warehouse_job
 from pipelines.settings import connect
+from pipelines.summary import summarise
 from tests.conftest import XS_DAYS, XS_SEED, XS_START, warehouse_environment
 
 # The module runs in order on one state (second run, then a new day): one xdist worker.
@@ -209,7 +210,7 @@ def test_identity_resolution_quality(warehouse):
 def test_second_run_changes_nothing(warehouse):
     import dagster as dg
 
-    from pipelines.defs.publish.assets import serving_version
+    from pipelines.definitions import publish
     from pipelines.resources import WarehouseResource
 
     settings, before = warehouse
@@ -228,7 +229,9 @@ def test_second_run_changes_nothing(warehouse):
         # Publishing again: no mart changed and nothing moved, so no version; the step
         # succeeds and the summary says which version stays.
         again = dg.materialize(
-            [serving_version], instance=instance, resources={"warehouse": WarehouseResource()}
+            [publish.serving_version],
+            instance=instance,
+            resources={"warehouse": WarehouseResource()},
         )
     assert [v.name for v in serving.list_versions(settings)] == [first.name, moved.name]
     assert f"serving unchanged, still {moved.name}" in summarise(settings, again)

@@ -25,14 +25,9 @@ from pipelines.generator import generate
 from pipelines.lib.exports import GATED_OUTPUTS, published_folders, read_manifest
 from pipelines.lib.landing import DELIVERY_MARKER
 from pipelines.lib.quality import load_suites as quality_suites
-from pipelines.run import (
-    check_summary,
-    published,
-    run_succeeded,
-    run_warehouse_job,
-    summarise,
-)
+from pipelines.run import published, run_succeeded, run_warehouse_job
 from pipelines.settings import Settings, get_settings
+from pipelines.summary import check_summary, summarise
 from tests.conftest import XS_SEED
 
 NEXT_MONTH_START = date(2026, 1, 1)
@@ -368,7 +363,7 @@ def test_exports_refuse_to_publish_when_run_alone_after_a_failed_check(warehouse
     the latest evaluations and refuses, naming the failing check."""
     import dagster as dg
 
-    from pipelines.defs.publish.assets import segment_exports
+    from pipelines.definitions import publish
     from pipelines.resources import WarehouseResource
     from pipelines.run import prepare_environment
 
@@ -380,7 +375,7 @@ def test_exports_refuse_to_publish_when_run_alone_after_a_failed_check(warehouse
     prepare_environment(warehouse)
     with dg.DagsterInstance.get() as instance:
         alone = dg.materialize(
-            [segment_exports],
+            [publish.segment_exports],
             instance=instance,
             resources={"warehouse": WarehouseResource()},
             raise_on_error=False,
@@ -408,9 +403,12 @@ def test_manifest_counts_and_checksums_match_the_published_files(xs_warehouse):
             )
             assert back.fetchone()[0] == entry["rows"]
     # every blocking check upstream (GE, dbt, accounting), as the gate read them
-    from pipelines.defs.publish.assets import SEGMENT_EXPORTS, gating_checks
+    from pipelines.definitions import publish
+    from pipelines.defs.publish.assets import SEGMENT_EXPORTS
 
-    gate = [f"{k.asset_key.to_user_string()}:{k.name}" for k in gating_checks(SEGMENT_EXPORTS)]
+    gate = [
+        f"{k.asset_key.to_user_string()}:{k.name}" for k in publish.gate.checks(SEGMENT_EXPORTS)
+    ]
     assert manifest["gate"] == gate
     assert {"customer_segments:dbt_tests", "raw/shopify_orders:row_accounting"} <= set(gate)
 

@@ -36,12 +36,14 @@ def _publish_serving_version_alone():
     """The serving asset alone (its gate reads the checks of the run before)."""
     import dagster as dg
 
-    from pipelines.defs.publish.assets import serving_version
+    from pipelines.definitions import publish
     from pipelines.resources import WarehouseResource
 
     with dg.DagsterInstance.get() as instance:
         return dg.materialize(
-            [serving_version], instance=instance, resources={"warehouse": WarehouseResource()}
+            [publish.serving_version],
+            instance=instance,
+            resources={"warehouse": WarehouseResource()},
         )
 
 

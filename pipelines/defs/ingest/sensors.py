@@ -16,6 +16,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.defs.jobs import WAREHOUSE_JOB
 from pipelines.defs.partitions import date_bounds, landing_partitions, range_tags
 from pipelines.lib.contracts import load_contracts
 from pipelines.lib.landing import (
@@ -26,8 +27,6 @@ from pipelines.lib.landing import (
     unlistable_folder,
 )
 from pipelines.settings import get_settings
-
-WAREHOUSE_JOB = "warehouse"
 
 
 def _signature(folder: Path, problems: list[str]) -> str:

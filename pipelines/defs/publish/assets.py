@@ -8,13 +8,23 @@ not across a multi-asset (@dbt_assets) boundary (DECISIONLOG.md; dagster issues 
 reads, for every blocking check on any of its ancestors, the latest evaluation from the
 instance and refuses to publish unless each one passed on the asset's latest
 materialisation.
+
+The gate reads the asset graph of the whole code location below the publishing assets,
+not the run's job: a run that selects only this asset must still be gated by every check
+upstream of it. That graph is handed in where the Definitions are assembled
+(``build_publish_assets`` in pipelines/definitions.py), so no asset module imports the
+code location.
 """
 
 import datetime as dt
+import functools
 import json
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import dagster as dg
+from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from pipelines.lib import quality, retention, serving
@@ -35,25 +45,49 @@ AUDIENCE_CONTACT_EXPORTS = dg.AssetKey(["audience_contact_exports"])
 SERVING_VERSION = dg.AssetKey(["serving_version"])
 
 
-def _asset_graph():
-    # The full code location, not the run's job: a run that selects only this asset must
-    # still be gated by every check upstream of it.
-    from pipelines.definitions import defs
+class Gate:
+    """The blocking checks upstream of each publishing asset, read from the definitions of
+    every asset and check below them (handed in by ``build_publish_assets``)."""
 
-    return defs.resolve_asset_graph()
+    def __init__(self, definitions: Sequence[dg.AssetsDefinition | dg.AssetChecksDefinition]):
+        self._definitions = list(definitions)
 
+    def include(self, definitions: Sequence[dg.AssetsDefinition]) -> None:
+        """The publishing assets themselves: one can depend on another (the contact lists
+        on the segment exports), and then on every check upstream of it."""
+        self._definitions.extend(definitions)
 
-def gating_checks(asset_key: dg.AssetKey) -> list[dg.AssetCheckKey]:
-    graph = _asset_graph()
-    ancestors = graph.get_ancestor_asset_keys(asset_key)
-    return sorted(
-        (
-            key
-            for key in graph.asset_check_keys
-            if key.asset_key in ancestors and graph.get_check_spec(key).blocking
-        ),
-        key=lambda k: (k.asset_key.to_user_string(), k.name),
-    )
+    @functools.cached_property
+    def _graph(self) -> AssetGraph:
+        # What Definitions resolves, without the resources it would insist on: the gate
+        # needs keys, dependencies and check specs only (DECISIONLOG.md, "The gate's
+        # graph is handed in").
+        return AssetGraph.from_assets(self._definitions)
+
+    def checks(self, asset_key: dg.AssetKey) -> list[dg.AssetCheckKey]:
+        graph = self._graph
+        ancestors = graph.get_ancestor_asset_keys(asset_key)
+        return sorted(
+            (
+                key
+                for key in graph.asset_check_keys
+                if key.asset_key in ancestors and graph.get_check_spec(key).blocking
+            ),
+            key=lambda k: (k.asset_key.to_user_string(), k.name),
+        )
+
+    def require(self, context: dg.AssetExecutionContext) -> list[dg.AssetCheckKey]:
+        """The blocking checks upstream of this asset, all passed on current data; else
+        fail."""
+        checks = self.checks(context.asset_key)
+        problems = gate_problems(context.instance, checks)
+        if problems:
+            raise dg.Failure(
+                description=f"{context.asset_key.to_user_string()} not published: "
+                f"{len(problems)} blocking check(s) did not pass:\n" + "\n".join(problems),
+                metadata={"problems": dg.MetadataValue.json(problems)},
+            )
+        return checks
 
 
 def gate_problems(instance: dg.DagsterInstance, checks: list[dg.AssetCheckKey]) -> list[str]:
@@ -91,19 +125,6 @@ def gate_problems(instance: dg.DagsterInstance, checks: list[dg.AssetCheckKey]) 
     return problems
 
 
-def require_gate(context: dg.AssetExecutionContext) -> list[dg.AssetCheckKey]:
-    """The blocking checks upstream of this asset, all passed on current data; else fail."""
-    checks = gating_checks(context.asset_key)
-    problems = gate_problems(context.instance, checks)
-    if problems:
-        raise dg.Failure(
-            description=f"{context.asset_key.to_user_string()} not published: {len(problems)} "
-            "blocking check(s) did not pass:\n" + "\n".join(problems),
-            metadata={"problems": dg.MetadataValue.json(problems)},
-        )
-    return checks
-
-
 # Why a publishing step wrote nothing (and the run still succeeds): before the first paid
 # order no analysis has a run date, so there is no segment to hand out; before the first
 # loaded row every mart is empty, so there is no version to serve.
@@ -134,13 +155,14 @@ def _warehouse_as_of_date(
 def _write_gated_files(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
+    gate: Gate,
     folder,
     as_of_date: dt.date,
     **options,
 ) -> tuple:
     """Gate, then write the outputs as of the segments' run date into ``folder``.
     Returns (published folder, manifest, gating checks)."""
-    checks = require_gate(context)
+    checks = gate.require(context)
     gate = [f"{k.asset_key.to_user_string()}:{k.name}" for k in checks]
     with warehouse.connection(read_only=True) as con:
         published, manifest = write_exports(
@@ -161,73 +183,84 @@ def _files_metadata(started: float, folder, manifest: dict, checks: list, data_d
     }
 
 
-@dg.asset(
-    key=SEGMENT_EXPORTS,
-    group_name=PUBLISH_GROUP,
-    kinds={"csv", "parquet"},
-    deps=[dg.AssetKey([name]) for name in GATED_OUTPUTS],
-    description="exports/<as_of_date>/<output>.csv and .parquet with manifest.json: the "
-    "segments, CLV and audience lists for marketing (customer_id, no personal data). "
-    "Published only when every blocking check upstream passed on the current data; "
-    "otherwise the earlier exports stay as they are. Before the first paid order there is "
-    "nothing to publish: the step succeeds without a materialisation.",
-    output_required=False,
-)
-def segment_exports(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    started = time.perf_counter()
-    settings = warehouse.settings()
-    as_of_date = _warehouse_as_of_date(context, warehouse)
-    if as_of_date is None:
-        return
-    folder, manifest, checks = _write_gated_files(
-        context, warehouse, settings.exports_dir, as_of_date
+def _segment_exports_asset(gate: Gate) -> dg.AssetsDefinition:
+    """The segment exports, gated by ``gate``."""
+
+    @dg.asset(
+        key=SEGMENT_EXPORTS,
+        group_name=PUBLISH_GROUP,
+        kinds={"csv", "parquet"},
+        deps=[dg.AssetKey([name]) for name in GATED_OUTPUTS],
+        description="exports/<as_of_date>/<output>.csv and .parquet with manifest.json: the "
+        "segments, CLV and audience lists for marketing (customer_id, no personal data). "
+        "Published only when every blocking check upstream passed on the current data; "
+        "otherwise the earlier exports stay as they are. Before the first paid order there is "
+        "nothing to publish: the step succeeds without a materialisation.",
+        output_required=False,
     )
-    with warehouse.connection(read_only=True) as con:
-        preview = table_figures(con, f"{MARTS_SCHEMA}.customer_segments")["preview"]
-    # The validations behind this publication, readable beside it (the checks leave the
-    # site to be built once per run: lib/quality.py Validator). The oldest results go
-    # first, so that the site never links to a page retention removed.
-    retention.prune_validations(settings.quality_dir, settings.keep_runs)
-    quality.validator_for(settings.quality_dir).build_docs()
-    metadata = _files_metadata(started, folder, manifest, checks, settings.data_docs_index)
-    yield dg.MaterializeResult(metadata={**metadata, "preview": preview})
+    def segment_exports(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        started = time.perf_counter()
+        settings = warehouse.settings()
+        as_of_date = _warehouse_as_of_date(context, warehouse)
+        if as_of_date is None:
+            return
+        folder, manifest, checks = _write_gated_files(
+            context, warehouse, gate, settings.exports_dir, as_of_date
+        )
+        with warehouse.connection(read_only=True) as con:
+            preview = table_figures(con, f"{MARTS_SCHEMA}.customer_segments")["preview"]
+        # The validations behind this publication, readable beside it (the checks leave the
+        # site to be built once per run: lib/quality.py Validator). The oldest results go
+        # first, so that the site never links to a page retention removed.
+        retention.prune_validations(settings.quality_dir, settings.keep_runs)
+        quality.validator_for(settings.quality_dir).build_docs()
+        metadata = _files_metadata(started, folder, manifest, checks, settings.data_docs_index)
+        yield dg.MaterializeResult(metadata={**metadata, "preview": preview})
+
+    return segment_exports
 
 
-@dg.asset(
-    key=AUDIENCE_CONTACT_EXPORTS,
-    group_name=PUBLISH_GROUP,
-    kinds={"csv"},
-    # After the segment exports: the lists go out with the audiences they belong to, and
-    # their step then follows every check that gates those.
-    deps=[*(dg.AssetKey([name]) for name in CONTACT_OUTPUTS), SEGMENT_EXPORTS],
-    description="restricted/contacts/<as_of_date>/<audience>_contacts.csv with "
-    "manifest.json: name, e-mail and phone of each audience's consenting customers, for "
-    "marketing's send tools. Raw personal data: the folder is readable by its owner only "
-    "and is never served (docs/privacy.md). Gated like the segment exports, and written "
-    "after them.",
-    output_required=False,
-)
-def audience_contact_exports(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    started = time.perf_counter()
-    settings = warehouse.settings()
-    as_of_date = _warehouse_as_of_date(context, warehouse)
-    if as_of_date is None:
-        return
-    folder, manifest, checks = _write_gated_files(
-        context,
-        warehouse,
-        settings.restricted_exports_dir,
-        as_of_date,
-        outputs=CONTACT_OUTPUTS,
-        schema=RESTRICTED_SCHEMA,
-        formats=CONTACT_FORMATS,
-        private=True,
+def _audience_contact_exports_asset(gate: Gate) -> dg.AssetsDefinition:
+    """The audiences' contact lists, gated by ``gate``."""
+
+    @dg.asset(
+        key=AUDIENCE_CONTACT_EXPORTS,
+        group_name=PUBLISH_GROUP,
+        kinds={"csv"},
+        # After the segment exports: the lists go out with the audiences they belong to, and
+        # their step then follows every check that gates those.
+        deps=[*(dg.AssetKey([name]) for name in CONTACT_OUTPUTS), SEGMENT_EXPORTS],
+        description="restricted/contacts/<as_of_date>/<audience>_contacts.csv with "
+        "manifest.json: name, e-mail and phone of each audience's consenting customers, for "
+        "marketing's send tools. Raw personal data: the folder is readable by its owner only "
+        "and is never served (docs/privacy.md). Gated like the segment exports, and written "
+        "after them.",
+        output_required=False,
     )
-    metadata = _files_metadata(started, folder, manifest, checks, settings.data_docs_index)
-    # Files and row counts only: the event log is read by people who may not see contacts.
-    files = sorted((k, v["rows"]) for k, v in manifest["outputs"].items())
-    preview = dg.MetadataValue.md(preview_markdown(["contact list", "rows"], files))
-    yield dg.MaterializeResult(metadata={**metadata, "preview": preview})
+    def audience_contact_exports(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        started = time.perf_counter()
+        settings = warehouse.settings()
+        as_of_date = _warehouse_as_of_date(context, warehouse)
+        if as_of_date is None:
+            return
+        folder, manifest, checks = _write_gated_files(
+            context,
+            warehouse,
+            gate,
+            settings.restricted_exports_dir,
+            as_of_date,
+            outputs=CONTACT_OUTPUTS,
+            schema=RESTRICTED_SCHEMA,
+            formats=CONTACT_FORMATS,
+            private=True,
+        )
+        metadata = _files_metadata(started, folder, manifest, checks, settings.data_docs_index)
+        # Files and row counts only: the event log is read by people who may not see contacts.
+        files = sorted((k, v["rows"]) for k, v in manifest["outputs"].items())
+        preview = dg.MetadataValue.md(preview_markdown(["contact list", "rows"], files))
+        yield dg.MaterializeResult(metadata={**metadata, "preview": preview})
+
+    return audience_contact_exports
 
 
 def _served_marts() -> list[dg.AssetKey]:
@@ -243,53 +276,88 @@ def _served_marts() -> list[dg.AssetKey]:
     return [dg.AssetKey([name]) for name in sorted(set(dbt_marts))]
 
 
-@dg.asset(
-    key=SERVING_VERSION,
-    group_name=PUBLISH_GROUP,
-    kinds={"duckdb", "parquet"},
-    deps=_served_marts(),
-    description="A new read-only version of every BI mart (serving/versions/<v>/: one Parquet "
-    "file per mart, hard-linked from the previous version when the mart did not change, and "
-    "a DuckDB file of views over them), then serving/current.duckdb and serving/current "
-    "switched to it by rename. Gated like the exports; the last CRM_SERVING_KEEP versions "
-    "are kept. No version when no mart changed since the current one, and nothing before "
-    "the first loaded row (every mart empty): the step then succeeds without a "
-    "materialisation.",
-    output_required=False,
-)
-def serving_version(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    started = time.perf_counter()
-    with warehouse.connection(read_only=True) as con:
-        as_of_date = _as_of_date(con)
-        loaded = con.execute(
-            "select exists (select 1 from raw.loads where status = 'loaded' and rows_loaded > 0)"
-        ).fetchone()[0]
-    if not loaded:
-        context.log.info(f"serving_version: {NOTHING_TO_SERVE}")
-        return
-    checks = require_gate(context)
-    settings = warehouse.settings()
-    publication = serving.publish(
-        settings, run_id=context.run.run_id, as_of_date=str(as_of_date) if as_of_date else None
+def _serving_version_asset(gate: Gate) -> dg.AssetsDefinition:
+    """The serving version, gated by ``gate``."""
+
+    @dg.asset(
+        key=SERVING_VERSION,
+        group_name=PUBLISH_GROUP,
+        kinds={"duckdb", "parquet"},
+        deps=_served_marts(),
+        description="A new read-only version of every BI mart (serving/versions/<v>/: one Parquet "
+        "file per mart, hard-linked from the previous version when the mart did not change, and "
+        "a DuckDB file of views over them), then serving/current.duckdb and serving/current "
+        "switched to it by rename. Gated like the exports; the last CRM_SERVING_KEEP versions "
+        "are kept. No version when no mart changed since the current one, and nothing before "
+        "the first loaded row (every mart empty): the step then succeeds without a "
+        "materialisation.",
+        output_required=False,
     )
-    version = publication.version
-    if not publication.new:
-        context.log.info(f"serving_version: {SERVING_UNCHANGED.format(version=version.name)}")
-        return
-    yield dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": sum(version.rows.values()),
-            "preview": dg.MetadataValue.md(
-                preview_markdown(["mart", "rows"], sorted(version.rows.items()))
-            ),
-            "duration_seconds": round(time.perf_counter() - started, 3),
-            "version": version.name,
-            "path": dg.MetadataValue.path(str(version.path)),
-            "entry_point": dg.MetadataValue.path(str(settings.serving_dir / serving.CURRENT_DB)),
-            "gating_checks": len(checks),
-            "data_docs": dg.MetadataValue.path(str(settings.data_docs_index)),
-            "rows": dg.MetadataValue.json(version.rows),
-            # Unchanged since the version before: hard-linked, not written again.
-            "marts_linked": len(version.manifest["linked"]),
-        }
+    def serving_version(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        started = time.perf_counter()
+        with warehouse.connection(read_only=True) as con:
+            as_of_date = _as_of_date(con)
+            loaded = con.execute(
+                "select exists (select 1 from raw.loads where status = 'loaded' and rows_loaded > 0)"
+            ).fetchone()[0]
+        if not loaded:
+            context.log.info(f"serving_version: {NOTHING_TO_SERVE}")
+            return
+        checks = gate.require(context)
+        settings = warehouse.settings()
+        publication = serving.publish(
+            settings, run_id=context.run.run_id, as_of_date=str(as_of_date) if as_of_date else None
+        )
+        version = publication.version
+        if not publication.new:
+            context.log.info(f"serving_version: {SERVING_UNCHANGED.format(version=version.name)}")
+            return
+        yield dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": sum(version.rows.values()),
+                "preview": dg.MetadataValue.md(
+                    preview_markdown(["mart", "rows"], sorted(version.rows.items()))
+                ),
+                "duration_seconds": round(time.perf_counter() - started, 3),
+                "version": version.name,
+                "path": dg.MetadataValue.path(str(version.path)),
+                "entry_point": dg.MetadataValue.path(
+                    str(settings.serving_dir / serving.CURRENT_DB)
+                ),
+                "gating_checks": len(checks),
+                "data_docs": dg.MetadataValue.path(str(settings.data_docs_index)),
+                "rows": dg.MetadataValue.json(version.rows),
+                # Unchanged since the version before: hard-linked, not written again.
+                "marts_linked": len(version.manifest["linked"]),
+            }
+        )
+
+    return serving_version
+
+
+@dataclass(frozen=True)
+class PublishAssets:
+    segment_exports: dg.AssetsDefinition
+    audience_contact_exports: dg.AssetsDefinition
+    serving_version: dg.AssetsDefinition
+    gate: Gate
+
+    @property
+    def assets(self) -> list[dg.AssetsDefinition]:
+        return [self.segment_exports, self.audience_contact_exports, self.serving_version]
+
+
+def build_publish_assets(
+    upstream: Sequence[dg.AssetsDefinition | dg.AssetChecksDefinition],
+) -> PublishAssets:
+    """The publishing assets, each gated by the blocking checks upstream of it among
+    ``upstream``: every other asset and check of the code location."""
+    gate = Gate(upstream)
+    built = PublishAssets(
+        segment_exports=_segment_exports_asset(gate),
+        audience_contact_exports=_audience_contact_exports_asset(gate),
+        serving_version=_serving_version_asset(gate),
+        gate=gate,
     )
+    gate.include(built.assets)
+    return built
