@@ -11,7 +11,7 @@ DAYS ?= 365
 
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup demo test parity bench lint format ui docs clean
+.PHONY: setup demo test test-fast parity bench lint format ui docs clean
 
 # Re-sync whenever the lock, the project metadata or this recipe changes.
 # --compile-bytecode: where PYTHONDONTWRITEBYTECODE is set (these machines) no .pyc is ever
@@ -34,6 +34,12 @@ demo: setup
 test: setup lint
 	$(BIN)/python -c "from pipelines.defs.dbt.project import prepare_manifest; prepare_manifest()"
 	$(BIN)/pytest -n 2 --dist loadgroup --durations=25
+
+# The loop while editing: lint and the unit tests (pure functions, dbt macros and Dagster
+# definitions on tiny inputs), about two minutes. CI runs `make test parity`.
+test-fast: setup lint
+	$(BIN)/python -c "from pipelines.defs.dbt.project import prepare_manifest; prepare_manifest()"
+	$(BIN)/pytest -n 2 --dist loadgroup tests/unit
 
 # The same dbt project on a local Spark: its marts must equal DuckDB's
 # (docs/scaling-out.md). Minutes of Spark, so not in `make test`; .ci/run runs both.
