@@ -45,6 +45,12 @@ def test_dbt_sources_hang_off_the_ingest_assets():
     # and the marts reach back to landing through them
     upstream = graph.upstream_key_iterator(dg.AssetKey(["orders"]))
     assert dg.AssetKey(["raw", "tmall_orders"]) in set(upstream)
+    # Every key is an asset of the location: a dependency on a key nothing defines (a
+    # misspelt model name) would appear as a stub that cannot be materialised.
+    stubs = [k for k in graph.get_all_asset_keys() if not graph.get(k).is_materializable]
+    assert stubs == []
+    report = graph.get(dg.AssetKey(["customer_report"])).parent_keys
+    assert dg.AssetKey(["customer_clv"]) in report
 
 
 def test_every_model_states_its_grain():

@@ -26,7 +26,9 @@ from dataclasses import dataclass
 import dagster as dg
 from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster_dbt import get_asset_key_for_model
 
+from pipelines.defs.dbt.assets import crm_dbt_models, manifest
 from pipelines.lib import quality, retention, serving
 from pipelines.lib.exports import (
     CONTACT_FORMATS,
@@ -43,6 +45,12 @@ PUBLISH_GROUP = "publish"
 SEGMENT_EXPORTS = dg.AssetKey(["segment_exports"])
 AUDIENCE_CONTACT_EXPORTS = dg.AssetKey(["audience_contact_exports"])
 SERVING_VERSION = dg.AssetKey(["serving_version"])
+
+
+def _model(name: str) -> dg.AssetKey:
+    """The asset key of dbt model ``name``, from the dbt assets: a misspelt name fails
+    here, where a hand-written AssetKey would quietly add a stub asset to the graph."""
+    return get_asset_key_for_model([crm_dbt_models], name)
 
 
 class Gate:
@@ -190,7 +198,7 @@ def _segment_exports_asset(gate: Gate) -> dg.AssetsDefinition:
         key=SEGMENT_EXPORTS,
         group_name=PUBLISH_GROUP,
         kinds={"csv", "parquet"},
-        deps=[dg.AssetKey([name]) for name in GATED_OUTPUTS],
+        deps=[_model(name) for name in GATED_OUTPUTS],
         description="exports/<as_of_date>/<output>.csv and .parquet with manifest.json: the "
         "segments, CLV and audience lists for marketing (customer_id, no personal data). "
         "Published only when every blocking check upstream passed on the current data; "
@@ -229,7 +237,7 @@ def _audience_contact_exports_asset(gate: Gate) -> dg.AssetsDefinition:
         kinds={"csv"},
         # After the segment exports: the lists go out with the audiences they belong to, and
         # their step then follows every check that gates those.
-        deps=[*(dg.AssetKey([name]) for name in CONTACT_OUTPUTS), SEGMENT_EXPORTS],
+        deps=[*(_model(name) for name in CONTACT_OUTPUTS), SEGMENT_EXPORTS],
         description="restricted/contacts/<as_of_date>/<audience>_contacts.csv with "
         "manifest.json: name, e-mail and phone of each audience's consenting customers, for "
         "marketing's send tools. Raw personal data: the folder is readable by its owner only "
@@ -265,15 +273,13 @@ def _audience_contact_exports_asset(gate: Gate) -> dg.AssetsDefinition:
 
 def _served_marts() -> list[dg.AssetKey]:
     """Every dbt model (the CLV Python model included) and seed in the marts schema."""
-    from pipelines.defs.dbt.assets import manifest
-
     nodes = json.loads(manifest.read_text(encoding="utf-8"))["nodes"].values()
     dbt_marts = [
         n["name"]
         for n in nodes
         if n["resource_type"] in ("model", "seed") and n.get("schema") == MARTS_SCHEMA
     ]
-    return [dg.AssetKey([name]) for name in sorted(set(dbt_marts))]
+    return [_model(name) for name in sorted(set(dbt_marts))]
 
 
 def _serving_version_asset(gate: Gate) -> dg.AssetsDefinition:

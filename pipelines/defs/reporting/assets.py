@@ -3,7 +3,9 @@
 import time
 
 import dagster as dg
+from dagster_dbt import get_asset_key_for_model
 
+from pipelines.defs.dbt.assets import crm_dbt_models
 from pipelines.lib.report import build_report
 from pipelines.resources import WarehouseResource
 
@@ -20,7 +22,9 @@ REPORT_INPUTS = [
 @dg.asset(
     group_name="reporting",
     kinds={"python", "html"},
-    deps=[dg.AssetKey([name]) for name in REPORT_INPUTS],
+    # Keys from the dbt assets themselves: a misspelt model name fails here, where a
+    # hand-written AssetKey would quietly add a stub asset to the graph.
+    deps=[get_asset_key_for_model([crm_dbt_models], name) for name in REPORT_INPUTS],
     description="One self-contained HTML file with segment sizes, RFM and cohort heatmaps, "
     "CLV distribution, KPI trends and top product pairs.",
 )
