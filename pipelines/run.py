@@ -50,19 +50,19 @@ def run_warehouse_job(
     # without CRM_PII_SALT): SaltError says what to set.
     resolve_salt(settings)
     from pipelines.definitions import defs  # after the environment is set
-    from pipelines.defs.partitions import (
-        FULL_REFRESH_TAG,
-        dates_to_run,
-        range_tags,
-        register_landing_dates,
-    )
+    from pipelines.defs.dbt.build_config import build_run_config
+    from pipelines.defs.partitions import dates_to_run, range_tags, register_landing_dates
 
     dates = dates_to_run(settings, window)
     if not dates:
         return None
     job = defs.resolve_job_def("warehouse")
-    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
-    tags = range_tags(dates[0], dates[-1]) | ({FULL_REFRESH_TAG: "true"} if full_refresh else {})
+    run_config = {
+        "loggers": {"console": {"config": {"log_level": log_level}}},
+        # Only when asked: a selection without the dbt step has no op to configure.
+        **(build_run_config(full_refresh=True) if full_refresh else {}),
+    }
+    tags = range_tags(dates[0], dates[-1])
     run_id = make_new_run_id()
     asset_keys = list(selection.resolve(defs.resolve_asset_graph())) if selection else None
     with dg.DagsterInstance.get() as instance:

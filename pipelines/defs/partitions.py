@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from pipelines.defs.dbt.build_config import full_refresh_of_run
 from pipelines.lib.contracts import load_contracts
 from pipelines.lib.landing import DateBounds, delivery_folders, delivery_ready, folder_date
 from pipelines.settings import Settings
@@ -35,8 +36,6 @@ landing_partitions = dg.DynamicPartitionsDefinition(name=LANDING_PARTITIONS)
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
-# Asks the dbt assets for `dbt build --full-refresh` (incremental models rebuilt).
-FULL_REFRESH_TAG = "crm/full_refresh"
 
 
 def range_tags(start: date, end: date) -> dict[str, str]:
@@ -127,15 +126,15 @@ def run_window(tags: Mapping[str, str]) -> tuple[date, date] | None:
     return (date.fromisoformat(start), date.fromisoformat(end)) if start and end else None
 
 
-def dbt_test_rows_of_run(tags: Mapping[str, str]) -> str:
-    """:func:`dbt_test_rows` from a run's tags, so that the checks (GE suites on marts, row
+def dbt_test_rows_of_run(run: dg.DagsterRun) -> str:
+    """:func:`dbt_test_rows` of a run, so that the checks (GE suites on marts, row
     accounting) follow the dbt tests' week."""
-    return dbt_test_rows(run_window(tags), tags.get(FULL_REFRESH_TAG) == "true")
+    return dbt_test_rows(run_window(run.tags), full_refresh_of_run(run))
 
 
-def night_window(tags: Mapping[str, str]) -> tuple[date, date] | None:
+def night_window(run: dg.DagsterRun) -> tuple[date, date] | None:
     """The landing dates a check may stop at on a night; None: it reads everything."""
-    return run_window(tags) if dbt_test_rows_of_run(tags) == "night" else None
+    return run_window(run.tags) if dbt_test_rows_of_run(run) == "night" else None
 
 
 def cadence_period(day: date) -> str:

@@ -4,6 +4,7 @@ against the generator's ground truth with exact figures."""
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from datetime import date, timedelta
 from decimal import Decimal
@@ -54,6 +55,25 @@ def _tag(first: date, last: date) -> str:
 
 def _mart_digest(con, mart: str) -> str:
     rows = con.execute(f"select * from marts.{mart} order by all").fetchall()
+    return hashlib.sha256(repr(rows).encode()).hexdigest()
+
+
+# When a row was written, not what it says: a rebuild rewrites them.
+RUN_TIME_COLUMNS = ("_loaded_at", "_loaded_through", "_built_at")
+
+
+def _business_digest(con, mart: str) -> str:
+    columns = [
+        name
+        for (name,) in con.execute(
+            "select column_name from information_schema.columns where table_schema = 'marts' "
+            "and table_name = $t order by ordinal_position",
+            {"t": mart},
+        ).fetchall()
+        if name not in RUN_TIME_COLUMNS
+    ]
+    selected = ", ".join(f'"{name}"' for name in columns)
+    rows = con.execute(f"select {selected} from marts.{mart} order by all").fetchall()
     return hashlib.sha256(repr(rows).encode()).hexdigest()
 
 
@@ -306,6 +326,29 @@ def test_a_new_day_adds_exactly_its_rows(warehouse):
         )
     for key in changed:
         assert merges.get(before["customer_ids"][key]) == after["customer_ids"][key]
+
+
+def test_a_full_rebuild_changes_no_business_column(warehouse):
+    """`crm-warehouse run --full-refresh` on the same deliveries: the dbt step's run config
+    reaches dbt, which rebuilds every incremental model, and every mart holds what the
+    nights before built, but for the columns that say when a row was written."""
+    settings, _ = warehouse
+    with connect(settings, read_only=True) as con:
+        before = {mart: _business_digest(con, mart) for mart in MARTS}
+        built_at = con.execute("select max(_built_at) from marts.orders").fetchone()[0]
+    result = run_warehouse_job(settings, full_refresh=True)
+    assert run_succeeded(result), result
+    (invocation,) = settings.dbt_artifacts_dir.glob(f"*-{result.run_id[:8]}-*/run_results.json")
+    assert json.loads(invocation.read_text())["args"]["full_refresh"] is True
+    with connect(settings, read_only=True) as con:
+        assert {mart: _business_digest(con, mart) for mart in MARTS} == before
+        # Rebuilt, not left alone: every order was written again.
+        assert (
+            con.execute(
+                "select count(*) from marts.orders where _built_at <= ?", [built_at]
+            ).fetchone()[0]
+            == 0
+        )
 
 
 def test_dbt_docs_generate(warehouse, tmp_path: Path):

@@ -3,6 +3,7 @@ the loads of the run's landing dates, on the weekly night every load."""
 
 from datetime import UTC, date, datetime
 
+import dagster as dg
 import duckdb
 
 from pipelines.defs.partitions import night_window, range_tags
@@ -34,13 +35,17 @@ def _warehouse() -> duckdb.DuckDBPyConnection:
     return con
 
 
+def _run(tags: dict[str, str]) -> dg.DagsterRun:
+    return dg.DagsterRun(job_name="warehouse", run_id="r", tags=tags)
+
+
 def test_a_night_accounts_for_its_loads_and_the_weekly_night_for_every_load():
     con = _warehouse()
-    night = night_window(range_tags(NEW, NEW))
+    night = night_window(_run(range_tags(NEW, NEW)))
     assert night == (NEW, NEW)
     assert row_accounting_mismatches(con, "pos_transactions", night) == ([], (1, 2))
 
-    weekly = night_window(range_tags(NEW, date(2026, 12, 7)))  # ends on a Monday
+    weekly = night_window(_run(range_tags(NEW, date(2026, 12, 7))))  # ends on a Monday
     assert weekly is None
     mismatches, loads = row_accounting_mismatches(con, "pos_transactions", weekly)
     assert mismatches == [(f"pos_transactions/{OLD}/pos.csv", 3, 3, 0, 2, 0)]

@@ -22,8 +22,9 @@ from dagster_dbt import (
 )
 
 from pipelines.defs.dbt import fingerprints, test_checks
+from pipelines.defs.dbt.build_config import DBT_BUILD_OP, DbtBuildConfig
 from pipelines.defs.dbt.project import dbt_project, prepare_manifest
-from pipelines.defs.partitions import FULL_REFRESH_TAG, dbt_test_rows, run_period, window_of
+from pipelines.defs.partitions import dbt_test_rows, run_period, window_of
 from pipelines.lib import clv_scoring, retention
 from pipelines.lib.observe import preview_markdown
 from pipelines.settings import get_settings
@@ -74,11 +75,11 @@ manifest = prepare_manifest()
 PARTIAL_PARSE = "partial_parse.msgpack"
 
 
-def build_args(context: dg.AssetExecutionContext) -> list[str]:
+def build_args(config: DbtBuildConfig) -> list[str]:
     """`dbt build` of the models, data tests and seeds. dbt unit tests test our SQL, not
     the night's data: `make test` runs them (tests/integration/test_dbt_unit_tests.py)."""
     args = ["build", "--exclude-resource-type", "unit_test"]
-    if context.run.tags.get(FULL_REFRESH_TAG) == "true":
+    if config.full_refresh:
         args.append("--full-refresh")
     return args
 
@@ -128,7 +129,7 @@ def keep_invocation(target: Path) -> None:
     retention.prune_dbt_invocations(root, get_settings().keep_runs)
 
 
-def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
     test_checks.require_whole_selection(context)
     target = invocation_dir(context)
     settings = get_settings()
@@ -139,14 +140,14 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
             "building in full (what they read changed since their last build, or the week "
             "of a weekly mart): " + ", ".join(rebuild)
         )
-    rows = dbt_test_rows(window, context.run.tags.get(FULL_REFRESH_TAG) == "true")
+    rows = dbt_test_rows(window, config.full_refresh)
     if rows == "night":
         context.log.info("dbt tests of the models kept by key read the rows this run writes")
     with _environment(
         {fingerprints.REBUILD_ENV: ",".join(rebuild), fingerprints.TEST_ROWS_ENV: rows}
     ):
         invocation = dbt.cli(
-            build_args(context), context=context, raise_on_error=False, target_path=target
+            build_args(config), context=context, raise_on_error=False, target_path=target
         )
     yield from with_table_figures(invocation)
     # The event stream ends when dbt closes stdout, but the process can still hold DuckDB's
@@ -231,7 +232,7 @@ def model_metadata(raw_event: Mapping[str, Any]) -> tuple[str, dict] | None:
     manifest=manifest,
     project=dbt_project,
     dagster_dbt_translator=translator,
-    name="crm_dbt_models",
+    name=DBT_BUILD_OP,
 )
-def crm_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    yield from _dbt_build(context, dbt)
+def crm_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
+    yield from _dbt_build(context, dbt, config)

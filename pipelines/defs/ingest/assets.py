@@ -139,7 +139,7 @@ def build_ingest_asset(contract: Contract) -> dg.AssetsDefinition:
         for check in checks:
             if check.spec.key not in context.selected_asset_check_keys:
                 continue
-            result, failure = check.evaluate(context.run.tags, warehouse)
+            result, failure = check.evaluate(context.run, warehouse)
             yield result
             if failure:
                 failures.append(failure)

@@ -28,13 +28,13 @@ def _today() -> dt.date:
 
 
 def suite_result(
-    suite: quality.Suite, tags: Mapping[str, str], warehouse: WarehouseResource
+    suite: quality.Suite, run: dg.DagsterRun, warehouse: WarehouseResource
 ) -> tuple[dg.AssetCheckResult, str | None]:
     """The suite's evaluation, and the step's failure text when a blocking suite failed a
     critical expectation (None otherwise)."""
     settings = warehouse.settings()
     # Like the dbt tests: a mart's rows of this night, its whole table weekly.
-    written_only = night_window(tags) is not None
+    written_only = night_window(run) is not None
     with warehouse.connection(read_only=True) as con:
         batch = quality.fetch_batch(con, suite, _today(), written_only=written_only)
     outcome = quality.validator_for(settings.quality_dir).validate(suite, batch)
@@ -93,7 +93,7 @@ def build_suite_check(suite: quality.Suite) -> dg.AssetChecksDefinition:
         description=spec.description,
     )
     def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
-        result, failure = suite_result(suite, context.run.tags, warehouse)
+        result, failure = suite_result(suite, context.run, warehouse)
         yield result
         if failure:
             raise dg.Failure(description=failure)
@@ -152,10 +152,10 @@ ROW_ACCOUNTING_DESCRIPTION = (
 
 
 def row_accounting_result(
-    contract: Contract, tags: Mapping[str, str], warehouse: WarehouseResource
+    contract: Contract, run: dg.DagsterRun, warehouse: WarehouseResource
 ) -> tuple[dg.AssetCheckResult, str | None]:
     """The check's evaluation, and the step's failure text when a load does not add up."""
-    window = night_window(tags)
+    window = night_window(run)
     with warehouse.connection(read_only=True) as con:
         if not _has_raw_table(con, contract.source):
             return dg.AssetCheckResult(
@@ -243,9 +243,7 @@ class RawCheck:
     returns the result and, for a blocking failure, the step's failure text."""
 
     spec: dg.AssetCheckSpec
-    evaluate: Callable[
-        [Mapping[str, str], WarehouseResource], tuple[dg.AssetCheckResult, str | None]
-    ]
+    evaluate: Callable[[dg.DagsterRun, WarehouseResource], tuple[dg.AssetCheckResult, str | None]]
 
 
 def raw_checks(contract: Contract) -> list[RawCheck]:
