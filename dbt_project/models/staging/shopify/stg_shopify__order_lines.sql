@@ -1,8 +1,6 @@
 -- One row per Shopify order line item, from the latest load that contains the order.
--- line_number is the line's position within the order in that file. A row repeated
--- within one order of one file (same line values; text compared trimmed and case-folded)
--- is a repeated delivery, not a second line: Shopify merges identical variants into one
--- line with a quantity, so the repeat is dropped.
+-- line_number is the line's position within the order in that file; a repeated line is
+-- dropped (macros/staging/order_lines.sql).
 -- Kept by key (macros/incremental/change_feed.sql): a night re-ranks only the keys
 -- with a raw row loaded since the last build, from all their raw rows, and replaces them.
 
@@ -33,23 +31,13 @@ rows_of_latest_load as (
 
 first_of_repeats as (
 
-    select *
-    from (
-        select
-            *,
-            row_number() over (
-                partition by
-                    order_key,
-                    lower(trim(lineitem_sku)),
-                    lower(trim(lineitem_name)),
-                    lineitem_quantity,
-                    lineitem_price,
-                    lineitem_discount
-                order by _source_line
-            ) as repeat_rank
-        from rows_of_latest_load
-    ) as ranked
-    where repeat_rank = 1
+    {{ first_of_repeated_lines('rows_of_latest_load', 'order_key', [
+        'lower(trim(lineitem_sku))',
+        'lower(trim(lineitem_name))',
+        'lineitem_quantity',
+        'lineitem_price',
+        'lineitem_discount',
+    ]) }}
 
 ),
 

@@ -1,8 +1,7 @@
 -- One row per Tmall/Taobao order line (宝贝报表), from the latest load that contains the
 -- order; line_number is the row's position within the order in that file. Joins to
--- stg_tmall__orders on the trimmed order id. A row repeated within one order of one file
--- (same values; text compared trimmed and case-folded) is a repeated delivery, not a
--- second line (the report has one row per item and attribute set), and is dropped.
+-- stg_tmall__orders on the trimmed order id. A repeated line is dropped
+-- (macros/staging/order_lines.sql).
 -- Kept by key (macros/incremental/change_feed.sql): a night re-ranks only the keys
 -- with a raw row loaded since the last build, from all their raw rows, and replaces them.
 
@@ -40,25 +39,15 @@ rows_of_latest_load as (
 
 first_of_repeats as (
 
-    select *
-    from (
-        select
-            *,
-            row_number() over (
-                partition by
-                    order_key,
-                    lower(trim(merchant_sku)),
-                    lower(trim(title)),
-                    lower(trim(item_attributes)),
-                    lower(trim(package_info)),
-                    lower(trim(external_code)),
-                    unit_price,
-                    quantity
-                order by _source_line
-            ) as repeat_rank
-        from rows_of_latest_load
-    ) as ranked
-    where repeat_rank = 1
+    {{ first_of_repeated_lines('rows_of_latest_load', 'order_key', [
+        'lower(trim(merchant_sku))',
+        'lower(trim(title))',
+        'lower(trim(item_attributes))',
+        'lower(trim(package_info))',
+        'lower(trim(external_code))',
+        'unit_price',
+        'quantity',
+    ]) }}
 
 ),
 
