@@ -1,22 +1,9 @@
--- One row per customer interaction: social-media events, customer-service contacts, and
--- store visits (one per POS receipt whose customer identified themselves). customer_id is
--- null when a social or service record resolved to no customer.
---
--- Kept by key (delete+insert on interaction_id; docs/incremental.md, macros in
--- macros/incremental/change_feed.sql): an incremental run rewrites the interactions that
--- changed since this model last wrote, computed from the current upstream:
---   (a) social events and service contacts written to staging after this model's
---       _loaded_through (new records, corrected re-deliveries, late folders, re-loads);
---   (b) social events and service contacts whose record got another customer_id
---       (customer_id_assignments rows assigned after this model's _built_at; a social
---       record is a handle, so all of its events);
---   (c) store visits of the POS receipts the orders mart wrote since this model last
---       wrote (a new or corrected receipt, a customer identified or merged); a receipt
---       that stops being a visit gets a tombstone, which deletes its stored visit.
--- A new column derived from another table must join one of these, or incremental runs
--- keep its stale value on rows no delivery touches. A change to what the model reads
--- rebuilds it in full (its fingerprint changes).
--- The refs inside the is_incremental() block must be declared for dbt's parser:
+-- What the model is: its YAML. Kept by key on interaction_id: a night rewrites the
+-- interactions of the three change sets (a)-(c) of docs/incremental.md; a receipt that
+-- stops being a store visit gets a tombstone, which deletes its stored visit. A new column
+-- derived from another table must join one of them, or rows no delivery touches keep its
+-- stale value.
+-- dbt's parser must see the refs inside the is_incremental() block:
 -- depends_on: {{ ref('customer_id_assignments') }}
 
 {{

@@ -1,27 +1,9 @@
--- One row per order across Shopify, Tmall and the stores' POS receipts, with the customer
--- it resolved to (null when anonymous) and amounts in both the order's currency and the
--- reporting currency.
---
--- Kept by key (delete+insert on order_id; docs/incremental.md, macros in
--- macros/incremental/change_feed.sql): an incremental run rewrites the orders that changed
--- since this model last wrote, computed from the current upstream:
---   (a) orders whose header or lines have a staging row written after this model's
---       _loaded_through: new orders, corrected re-deliveries (which may move an order to
---       another day), late Tmall items, late folders and re-loads of any date;
---   (b) orders whose record got another customer_id (identity: a later record merges two
---       customers, a blocklist entry splits one): customer_id_assignments rows assigned
---       after this model's _built_at;
---   (c) orders whose exchange rate, its source or its date, as int_fx_rates_resolved now
---       gives it, differs from the stored one (a rate delivered after the orders it
---       converts; the *_reporting amounts follow it);
---   (d) every order of a mapped export (generic_orders), stored or fresh: its staging is
---       not kept by key yet, and one of its orders can disappear (a tombstone deletes it).
--- The customer, day and channel of every row it replaces are logged (log_replaced): the
--- base int_customer_months_summarised recomputes the group an order left.
--- A new column derived from another table must join one of these, or incremental runs
--- keep its stale value on rows no delivery touches. A change to what the model reads (its
--- SQL, a var, the reporting currency) rebuilds it in full (its fingerprint changes).
--- The refs inside the is_incremental() block must be declared for dbt's parser:
+-- What the model is: its YAML. Kept by key on order_id: a night rewrites the orders of
+-- the four change sets (a)-(d) of docs/incremental.md (the blocks below are lettered so).
+-- A new column derived from another table must join one of them, or rows no delivery
+-- touches keep its stale value. Replaced rows are logged (log_replaced) so that
+-- int_customer_months_summarised recomputes the group an order left.
+-- dbt's parser must see the refs inside the is_incremental() block:
 -- depends_on: {{ ref('customer_id_assignments') }}, {{ ref('int_fx_rates_resolved') }}
 
 {#- the staging models kept by key this model reads: (source, key column) of each -#}
