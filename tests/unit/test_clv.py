@@ -113,15 +113,15 @@ def _fit_all(n: int, seed: int):
     return bgnbd, gamma_gamma
 
 
-def test_recovery_20k_customers_within_sampling_error():
-    """20,000 customers (the issue's acceptance case): every estimate within 10 % of the
-    truth for this fixed seed, and within 4 standard errors. At this size SE(b) and SE(v)
-    are ~8 % of the truth, so "within 10 %" holds for this seed but not for every seed
-    (12 of 30 seeds missed it for at least one parameter); 10 % for any seed needs ~150k,
-    tested below."""
-    bgnbd, gamma_gamma = _fit_all(20_000, seed=2024)
+@pytest.mark.parametrize("seed", range(10))
+def test_recovery_20k_customers_within_four_standard_errors(seed: int):
+    """20,000 customers (the issue's acceptance case): every estimate within 4 of its
+    standard errors of the truth, a criterion that holds whatever the seed (the largest of
+    30 seeds was 3.2). "Within 10 %" does not at this size: SE(b) and SE(v) are ~8 % of
+    the truth and 12 of those 30 seeds missed it for some parameter; 10 % for any seed
+    needs ~150k customers, tested below."""
+    bgnbd, gamma_gamma = _fit_all(20_000, seed=seed)
     for fit, truth in ((bgnbd, BGNBD), (gamma_gamma, GG)):
-        np.testing.assert_allclose(_as_array(fit.params), _as_array(truth), rtol=0.10)
         for name, value in vars(fit.params).items():
             assert abs(value - vars(truth)[name]) < 4 * fit.std_errors[name], name
 
