@@ -219,6 +219,64 @@ def test_interactions_match_truth(warehouse):
     assert got == dict(truth.group_by("source").len().iter_rows())
 
 
+def test_products_and_stores_are_the_generated_catalogue(warehouse):
+    """The products and stores marts against the generator's own catalogue and store list
+    (built again here from the seed, not read from the exports), to the cent; the stores'
+    receipts against the truth's POS orders."""
+    from decimal import ROUND_HALF_UP
+
+    from pipelines.generator import reference
+    from pipelines.generator.population import build_catalogue
+
+    settings, _ = warehouse
+    catalogue = build_catalogue("XS", SEED)
+    cents = Decimal("0.01")
+    expected_products = set()
+    for i, sku in enumerate(catalogue.sku):
+        price = Decimal(int(catalogue.price_cny[i])) * cents
+        cost = Decimal(int(catalogue.cost_cny[i])) * cents
+        margin_rate = ((price - cost) / price).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+        expected_products.add(
+            (
+                str(sku),
+                str(catalogue.name_zh[i]),
+                str(catalogue.category[i]),
+                str(catalogue.brand[i]),
+                "CNY",
+                price,
+                cost,
+                price - cost,
+                margin_rate,
+            )
+        )
+    expected_stores = {
+        (f"S{i + 1:03d}", name, reference.CITIES[city][0], reference.CITIES[city][4])
+        for i, (city, name) in enumerate(reference.STORES)
+    }
+    pos = _truth(settings.truth_dir, "orders").filter(pl.col("source") == "pos_transactions")
+    with connect(settings, read_only=True) as con:
+        products = set(
+            con.execute(
+                "select sku, product_name, category, brand, currency, list_price, unit_cost, "
+                "unit_margin, margin_rate from marts.products"
+            ).fetchall()
+        )
+        stores = set(
+            con.execute("select store_id, store_name, city, region from marts.stores").fetchall()
+        )
+        receipts, first, last = con.execute(
+            "select sum(receipt_count), min(first_receipt_date), max(last_receipt_date) "
+            "from marts.stores"
+        ).fetchone()
+    assert products == expected_products
+    assert stores == expected_stores
+    assert (receipts, first, last) == (
+        pos.height,
+        pos["order_date"].min(),
+        pos["order_date"].max(),
+    )
+
+
 def test_identity_resolution_quality(warehouse):
     settings, _ = warehouse
     with connect(settings, read_only=True) as con:
