@@ -283,6 +283,10 @@ def test_identity_resolution_quality(warehouse):
         report = identity_report(con, settings.truth_dir)
     assert report["precision"] >= 0.99
     assert report["recall"] >= 0.95
+    # The scores read the records both sides hold: a record dropped from resolution would
+    # not lower them, so every identifiable record must be there, and nothing else.
+    assert report["missing_in_warehouse"] == 0
+    assert report["missing_in_truth"] == 0
 
 
 def test_second_run_changes_nothing(warehouse):
