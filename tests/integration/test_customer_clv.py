@@ -132,10 +132,31 @@ def test_scoring_below_and_above_the_floor(
     with connect(xs_warehouse_copy, read_only=True) as con:
         assert _check_table(con) == "predicted"
         _check_predictions(con)
+        rows = con.execute(
+            "select frequency, recency_days, t_days, monetary_value, probability_alive, "
+            "expected_order_value from marts.customer_clv"
+        ).fetchall()
         # the column types the model declares, whatever the fit returned
         types = {c: t for c, t, *_ in con.execute("describe marts.customer_clv").fetchall()}
     for column, declared in clv_scoring.PREDICTED_COLUMNS.items():
         assert types[column].replace(" ", "").lower() == declared.replace(" ", ""), column
+    # Each customer's P(alive) and expected spend, from the fitted parameters by the
+    # papers' closed forms written out here, not by pipelines/lib/clv.py: Fader, Hardie &
+    # Lee (2005), "Counting your customers the easy way", eq. 13; Fader, Hardie & Lee
+    # (2005), "RFM and CLV", eq. 5 (times in weeks, as the model is fitted).
+    r, alpha, a, b = (metadata[k] for k in ("r", "alpha", "a", "b"))
+    p, q, v = (metadata[k] for k in ("p", "q", "v"))
+    for x, recency_days, t_days, mean_spend, alive, spend in rows:
+        t_x, big_t = recency_days / 7, t_days / 7
+        odds = (a / (b + x - 1)) * ((alpha + big_t) / (alpha + t_x)) ** (r + x) if x else 0.0
+        assert alive == pytest.approx(1 / (1 + odds), rel=1e-9, abs=1e-12)
+        m = max(float(mean_spend or 0), 0.0)
+        expected = p * (v + x * m) / (p * x + q - 1) if x else p * v / (q - 1)
+        assert float(spend) == pytest.approx(expected, abs=0.005 + 1e-9)
+    assert len(rows) == metadata["customers_scored"]
+    # Not a formula that reduces to 1 for everyone: the repeat buyers' P(alive) spread.
+    repeat_alive = [alive for x, *_, alive, _ in rows if x]
+    assert min(repeat_alive) < 0.5 < max(repeat_alive)
 
 
 def test_a_fit_that_does_not_converge_fails_the_model(
