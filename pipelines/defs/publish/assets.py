@@ -171,10 +171,10 @@ def _write_gated_files(
     """Gate, then write the outputs as of the segments' run date into ``folder``.
     Returns (published folder, manifest, gating checks)."""
     checks = gate.require(context)
-    gate = [f"{k.asset_key.to_user_string()}:{k.name}" for k in checks]
+    gated_by = [f"{k.asset_key.to_user_string()}:{k.name}" for k in checks]
     with warehouse.connection(read_only=True) as con:
         published, manifest = write_exports(
-            con, folder, as_of_date, context.run.run_id, gate, **options
+            con, folder, as_of_date, context.run.run_id, gated_by, **options
         )
     return published, manifest, checks
 
