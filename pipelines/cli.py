@@ -39,7 +39,7 @@ def generate(
     cadence: Annotated[str, typer.Option(help="monthly or daily deliveries")] = "monthly",
 ) -> None:
     """Write sample exports of every channel into the landing folder, truth beside it."""
-    from pipelines.generator import generate as run_generator
+    from crm_tools.generator import generate as run_generator
 
     settings = export_to_environment()
     summary = run_generator(
@@ -313,7 +313,7 @@ def bench(
     writes bench/results/<scale>.json (data cached under bench/cache/). With --nights N,
     N more nightly runs, each with its seconds, events and data-folder size, and the slope
     of night time and disk against the history they add to."""
-    from pipelines.bench import SCALE_ORDER, report, run_benchmark, scaling_table
+    from crm_tools.bench import SCALE_ORDER, report, run_benchmark, scaling_table
 
     scale = scale.upper()
     if scale not in SCALE_ORDER:

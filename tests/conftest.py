@@ -140,7 +140,7 @@ def xs_warehouse(tmp_path_factory: pytest.TempPathFactory, worker_id: str):
     folder while holding a lock, and the others wait for it, then read the same files.
     Every use reads it or copies it, so one build serves the whole suite instead of one
     build per worker, each slowed by the other."""
-    from pipelines.generator import generate
+    from crm_tools.generator import generate
     from pipelines.run import run_warehouse_job
 
     root = tmp_path_factory.getbasetemp()

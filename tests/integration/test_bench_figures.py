@@ -1,8 +1,8 @@
-"""The benchmark's per-model figures for the incremental day (pipelines/bench.py): rows
+"""The benchmark's per-model figures for the incremental day (crm_tools/bench.py): rows
 written are counted from rowids, so they must be read from every schema a model lands in
 and must count a delete+insert of one key as that key's rows only."""
 
-from pipelines import bench
+from crm_tools import bench
 from pipelines.settings import connect
 
 

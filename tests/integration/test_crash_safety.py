@@ -45,7 +45,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipelines.generator import generate
+from crm_tools.generator import generate
 from pipelines.lib import serving
 from pipelines.lib.contracts import load_contracts
 from pipelines.lib.exports import published_folders

@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines.generator import generate
+from crm_tools.generator import generate
 from pipelines.lib import retention, serving
 from pipelines.lib.contracts import load_contracts
 from pipelines.lib.exports import published_folders
@@ -225,8 +225,8 @@ def test_products_and_stores_are_the_generated_catalogue(warehouse):
     receipts against the truth's POS orders."""
     from decimal import ROUND_HALF_UP
 
-    from pipelines.generator import reference
-    from pipelines.generator.population import build_catalogue
+    from crm_tools.generator import reference
+    from crm_tools.generator.population import build_catalogue
 
     settings, _ = warehouse
     catalogue = build_catalogue("XS", SEED)

@@ -12,8 +12,8 @@ from pathlib import Path
 import dagster as dg
 from typer.testing import CliRunner
 
+from crm_tools.generator import generate
 from pipelines.cli import app
-from pipelines.generator import generate
 from pipelines.run import run_warehouse_job
 from pipelines.settings import export_to_environment, get_settings
 

@@ -52,9 +52,9 @@ from pathlib import Path
 import pytest
 from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 
+from crm_tools.generator import generate
 from pipelines.defs.dbt import fingerprints
 from pipelines.defs.partitions import cadence_period
-from pipelines.generator import generate
 from pipelines.lib import fx_reference
 from pipelines.lib.contracts import load_contracts
 from pipelines.lib.ingest import ensure_raw_tables, load_file

@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.generator import generate
+from crm_tools.generator import generate
 from pipelines.lib.exports import GATED_OUTPUTS, published_folders, read_manifest
 from pipelines.lib.landing import DELIVERY_MARKER
 from pipelines.lib.quality import load_suites as quality_suites

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from crm_tools.generator import generate
 from pipelines.defs.ingest.assets import ingest_assets
-from pipelines.generator import generate
 from pipelines.lib.contracts import load_contracts
 from pipelines.lib.ingest import parquet_glob, parquet_load_path
 from pipelines.settings import connect, get_settings

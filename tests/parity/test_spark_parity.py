@@ -24,7 +24,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.generator import generate
+from crm_tools.generator import generate
 from pipelines.lib.privacy import resolve_salt
 from pipelines.lib.spark import SPARK_TARGET_PATH
 from pipelines.run import run_warehouse_job

@@ -19,8 +19,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines.generator import generate
-from pipelines.generator.reference import (
+from crm_tools.generator import generate
+from crm_tools.generator.reference import (
     PLACEHOLDER_EMAILS,
     PLACEHOLDER_PHONES,
     SHOPIFY_EXPORT_HEADER,
@@ -568,7 +568,7 @@ def test_deduplicated_emails_stay_valid():
     import numpy as np
     import polars as pl
 
-    from pipelines.generator.population import make_unique
+    from crm_tools.generator.population import make_unique
 
     emails = pl.Series(["max.liu@163.com", "Max.Liu@163.com", "max.liu@163.com", "a@b.cn"])
     got = make_unique(emails, np.random.default_rng(0), before="@")

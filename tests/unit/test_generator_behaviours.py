@@ -28,7 +28,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines.generator import generate
+from crm_tools.generator import generate
 
 START = date(2025, 1, 1)
 DAYS = 365

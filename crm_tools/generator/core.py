@@ -222,7 +222,7 @@ def generate(
     """Write merchant exports for ``days`` days from ``start_date`` and their ground truth.
 
     Landing: ``<landing_dir>/<source>/<delivery date>/<file>``; truth: Parquet tables under
-    ``truth_dir`` (see :mod:`pipelines.generator.truth`). The population depends only on
+    ``truth_dir`` (see :mod:`crm_tools.generator.truth`). The population depends only on
     (scale, seed) and each day's activity only on (seed, day), so the same arguments give
     byte-identical files, and a call for the next day(s) into the same dirs continues the
     earlier call (it reads ``truth_dir/manifest.json``) without touching its files.

@@ -1,4 +1,4 @@
-"""``python -m pipelines.generator LANDING TRUTH --scale S --seed 1 --start 2025-01-01 --days 365``"""
+"""``python -m crm_tools.generator LANDING TRUTH --scale S --seed 1 --start 2025-01-01 --days 365``"""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from . import SCALES, generate
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(prog="python -m pipelines.generator", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m crm_tools.generator", description=__doc__)
     parser.add_argument("landing", type=Path)
     parser.add_argument("truth", type=Path)
     parser.add_argument("--scale", choices=list(SCALES), default="XS")

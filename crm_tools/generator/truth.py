@@ -222,7 +222,7 @@ def save_manifest(
         },
     ]
     calls.sort(key=lambda c: c["first_date"])
-    doc = {"generator": "pipelines.generator", "scale": scale, "seed": seed, "calls": calls}
+    doc = {"generator": "crm_tools.generator", "scale": scale, "seed": seed, "calls": calls}
     (truth_dir / MANIFEST).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
 
 

@@ -132,7 +132,7 @@ def cached_data(scale: str, seed: int) -> tuple[Path, dict]:
     """bench/cache/<scale>-seed<seed>/: landing (a year of monthly deliveries) and next_day
     (the daily delivery of the day after, moved out of landing), generated once;
     generated.json says how long it took."""
-    from pipelines.generator import generate
+    from crm_tools.generator import generate
 
     cache = BENCH_DIR / "cache" / f"{scale}-seed{seed}"
     record = cache / "generated.json"
@@ -171,7 +171,7 @@ def cached_nights(cache: Path, scale: str, seed: int, nights: int) -> list[tuple
     """bench/cache/<scale>-seed<seed>/nights/<date>/: the daily deliveries of ``nights``
     days after the incremental day, generated once (the generator continues its chain from
     the cache's truth) and moved out of the cached landing like next_day."""
-    from pipelines.generator import generate
+    from crm_tools.generator import generate
 
     root = cache / "nights"
     have = len(list(root.iterdir())) if root.is_dir() else 0
