@@ -1,7 +1,7 @@
 {#- One row per customer with a paid order (orders.is_paid, resolved customer_id): the
     figures of their orders and order lines that do not move with the as-of date. The
     compact base of int_customer_purchases_summarised (which adds t_days, the one figure
-    that does), margin_by_customer (the lines' revenue and cost), customer_segments (the
+    that does), margin_by_customer (the lines' revenue and cost), int_customers_classified (the
     order and unit figures its behaviour classes are decided on) and promotion_results
     (each customer's first paid order).
 

@@ -1,15 +1,12 @@
 {#- One row per customer of `customers` (prospects included): value tier, lifecycle stage,
-    behaviour classes with the figures that decided each label, and the RFM segment, all
-    as of the run date (macro as_of_date). Thresholds are the analytics vars of
-    dbt_project.yml. The order and unit figures come from the compact base
-    int_customer_orders_summarised (one row per buyer), so a night reads no order line. -#}
+    RFM segment, and the behaviour classes of int_customers_classified, all as of the run
+    date (macro as_of_date). Thresholds are the analytics vars of dbt_project.yml. -#}
 
 {%- set as_of = as_of_date() %}
 {%- set metric = var('value_tier_metric') %}
 {%- if metric not in ['revenue', 'margin'] %}
     {{ exceptions.raise_compiler_error("var value_tier_metric must be revenue or margin, not " ~ metric) }}
 {%- endif %}
-{%- set min_orders = var('behaviour_min_orders') %}
 
 with
 
@@ -54,36 +51,9 @@ non_buyer_rule as (
 
 ),
 
--- the order and unit figures of each buyer, from the compact base (kept by customer)
-behaviour as (
+classified as (
 
-    select
-        customer_id,
-        paid_orders,
-        online_orders,
-        store_orders,
-        discounted_orders,
-        purchased_units,
-        cheap_units,
-        top_brand,
-        top_brand_units
-    from {{ ref('int_customer_orders_summarised') }}
-
-),
-
-social_figures as (
-
-    select
-        interactions.customer_id,
-        count(*) as social_events
-    from {{ ref('interactions') }} as interactions
-    cross join run_date
-    where interactions.source = 'social_events'
-        and interactions.customer_id is not null
-        and interactions.occurred_date <= run_date.as_of_date
-        and interactions.occurred_date > {{ dbt.dateadd(
-            'day', -var('social_engaged_window_days'), 'run_date.as_of_date') }}
-    group by interactions.customer_id
+    select * from {{ ref('int_customers_classified') }}
 
 ),
 
@@ -141,7 +111,7 @@ figures as (
         customers.customer_id,
         run_date.as_of_date,
         purchases.customer_id is not null as is_buyer,
-        coalesce(behaviour.paid_orders, 0) as paid_orders,
+        coalesce(purchases.paid_orders, 0) as paid_orders,
         purchases.first_purchase_date as first_order_date,
         purchases.last_purchase_date as last_order_date,
         {{ dbt.datediff('purchases.first_purchase_date', 'run_date.as_of_date', 'day') }}
@@ -154,14 +124,6 @@ figures as (
         tiers.value_before,
         tiers.value_total,
         tiers.value_share_before,
-        behaviour.online_orders,
-        behaviour.store_orders,
-        behaviour.discounted_orders,
-        coalesce(behaviour.purchased_units, 0) as purchased_units,
-        coalesce(behaviour.cheap_units, 0) as cheap_units,
-        behaviour.top_brand,
-        coalesce(behaviour.top_brand_units, 0) as top_brand_units,
-        coalesce(social_figures.social_events, 0) as social_events_recent,
         rfm.rfm_segment
     from customers
     cross join run_date
@@ -169,119 +131,70 @@ figures as (
         on customers.customer_id = purchases.customer_id
     left join tiers
         on customers.customer_id = tiers.customer_id
-    left join behaviour
-        on customers.customer_id = behaviour.customer_id
-    left join social_figures
-        on customers.customer_id = social_figures.customer_id
     left join rfm
         on customers.customer_id = rfm.customer_id
 
 ),
 
-shares as (
-
-    select
-        figures.*,
-        paid_orders >= {{ min_orders }} as behaviour_evaluated,
-        {%- for name, numerator, denominator in [
-            ('cheap_unit_share', 'cheap_units', 'purchased_units'),
-            ('top_brand_unit_share', 'top_brand_units', 'purchased_units'),
-            ('discounted_order_share', 'discounted_orders', 'paid_orders'),
-            ('online_order_share', 'online_orders', 'paid_orders'),
-            ('store_order_share', 'store_orders', 'paid_orders'),
-        ] %}
-        case
-            when {{ denominator }} > 0
-                then cast({{ numerator }} as {{ type_double() }}) / {{ denominator }}
-        end as {{ name }}
-        {{- "," if not loop.last }}
-        {%- endfor %}
-    from figures
-
-),
-
--- Every label is decided on exact figures (counts, decimal amounts): share >= x is
--- written numerator >= x * denominator, so a boundary case (7 of 10 units at 0.7) never
--- depends on floating-point rounding. The *_share columns report the same ratios.
 final as (
 
     select
-        shares.customer_id,
-        shares.as_of_date,
-        shares.is_buyer,
-        shares.paid_orders,
-        shares.first_order_date,
-        shares.last_order_date,
-        shares.days_since_first_order,
-        shares.days_since_last_order,
-        shares.days_since_first_order as tenure_days,
-        shares.paid_orders >= 2 as is_repeat_buyer,
-        shares.net_revenue,
-        shares.margin,
+        figures.customer_id,
+        figures.as_of_date,
+        figures.is_buyer,
+        figures.paid_orders,
+        figures.first_order_date,
+        figures.last_order_date,
+        figures.days_since_first_order,
+        figures.days_since_last_order,
+        figures.days_since_first_order as tenure_days,
+        figures.paid_orders >= 2 as is_repeat_buyer,
+        figures.net_revenue,
+        figures.margin,
 
         '{{ metric }}' as value_tier_metric,
-        shares.tier_value,
-        shares.value_share_before,
+        figures.tier_value,
+        figures.value_share_before,
+        -- exact decimals: share < x is written value_before < x * value_total
         case
-            when not shares.is_buyer then null
-            when shares.value_before < {{ var('value_tier_high_share') }} * shares.value_total
+            when not figures.is_buyer then null
+            when figures.value_before < {{ var('value_tier_high_share') }} * figures.value_total
                 then 'high'
-            when shares.value_before < {{ var('value_tier_mid_share') }} * shares.value_total
+            when figures.value_before < {{ var('value_tier_mid_share') }} * figures.value_total
                 then 'mid'
             else 'low'
         end as value_tier,
 
         case
-            when not shares.is_buyer then 'prospect'
-            when shares.days_since_first_order <= {{ var('lifecycle_new_days') }} then 'new'
-            when shares.days_since_last_order <= {{ var('lifecycle_active_days') }} then 'active'
-            when shares.days_since_last_order <= {{ var('lifecycle_churn_days') }} then 'at_risk'
+            when not figures.is_buyer then 'prospect'
+            when figures.days_since_first_order <= {{ var('lifecycle_new_days') }} then 'new'
+            when figures.days_since_last_order <= {{ var('lifecycle_active_days') }} then 'active'
+            when figures.days_since_last_order <= {{ var('lifecycle_churn_days') }} then 'at_risk'
             else 'churned'
         end as lifecycle_stage,
 
-        coalesce(shares.rfm_segment, non_buyer_rule.segment) as rfm_segment,
+        coalesce(figures.rfm_segment, non_buyer_rule.segment) as rfm_segment,
 
-        shares.behaviour_evaluated,
-        shares.purchased_units,
-        shares.cheap_unit_share,
-        case
-            when shares.behaviour_evaluated
-                then shares.purchased_units > 0
-                    and shares.cheap_units
-                        >= {{ var('price_sensitive_min_share') }} * shares.purchased_units
-        end as is_price_sensitive,
-        shares.discounted_order_share,
-        case
-            when shares.behaviour_evaluated
-                then shares.discounted_orders
-                    >= {{ var('promotion_driven_min_share') }} * shares.paid_orders
-        end as is_promotion_driven,
-        shares.top_brand,
-        shares.top_brand_unit_share,
-        case
-            when shares.behaviour_evaluated
-                then shares.purchased_units > 0
-                    and shares.top_brand_units
-                        >= {{ var('brand_loyal_min_share') }} * shares.purchased_units
-        end as is_brand_loyal,
-        shares.online_order_share,
-        shares.store_order_share,
-        case
-            when not shares.is_buyer then null
-            when shares.online_orders
-                >= {{ var('channel_preference_min_share') }} * shares.paid_orders
-                then 'online'
-            when shares.store_orders
-                >= {{ var('channel_preference_min_share') }} * shares.paid_orders
-                then 'store'
-            else 'omnichannel'
-        end as channel_preference,
-        shares.social_events_recent,
-        shares.social_events_recent >= {{ var('social_engaged_min_events') }} as is_socially_engaged
+        classified.behaviour_evaluated,
+        classified.purchased_units,
+        classified.cheap_unit_share,
+        classified.is_price_sensitive,
+        classified.discounted_order_share,
+        classified.is_promotion_driven,
+        classified.top_brand,
+        classified.top_brand_unit_share,
+        classified.is_brand_loyal,
+        classified.online_order_share,
+        classified.store_order_share,
+        classified.channel_preference,
+        classified.social_events_recent,
+        classified.is_socially_engaged
 
-    from shares
+    from figures
+    left join classified
+        on figures.customer_id = classified.customer_id
     left join non_buyer_rule
-        on not shares.is_buyer
+        on not figures.is_buyer
 
 )
 
