@@ -468,8 +468,8 @@ def _previous(con, source: str, file: LandingFile, digest: str) -> tuple[str | N
 
 
 # The portable raw layer, one file per load: <root>/<source>/delivery_date=<date>/<load_id>.parquet
-# (dbt's Spark sources read the same layout: meta portable_files in
-# models/staging/_raw__sources.yml).
+# (dbt's Spark sources read the same layout: sources' meta portable_files in
+# dbt_project/dbt_project.yml).
 _PARQUET_LOADS = "delivery_date=*/*.parquet"
 
 

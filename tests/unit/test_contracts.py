@@ -40,13 +40,24 @@ def test_contract_is_consistent(source):
     assert len(aliases) == len(set(aliases)), "a header alias maps to two columns"
 
 
-def test_dbt_sources_list_every_contract():
+def test_dbt_sources_list_every_contract_once_in_its_system():
+    """One dbt source per system (shopify, tmall, pos, ...), declared beside its staging
+    models; every table reads the raw table of one contract, and names it."""
+    import yaml
+
     from pipelines.settings import DBT_PROJECT_DIR
 
-    text = (DBT_PROJECT_DIR / "models" / "staging" / "_raw__sources.yml").read_text()
+    tables = {}
+    for path in sorted((DBT_PROJECT_DIR / "models" / "staging").glob("*/_*__sources.yml")):
+        for source in yaml.safe_load(path.read_text())["sources"]:
+            assert path.parent.name == source["name"], path
+            for table in source["tables"]:
+                identifier = table.get("identifier", table["name"])
+                assert identifier not in tables, identifier
+                tables[identifier] = (source["schema"], (table.get("meta") or {}).get("contract"))
     for source in CONTRACTS:
-        assert f"- name: {source}\n" in text
-        assert f"pipelines/contracts/{source}.yml" in text
+        assert tables[source] == ("raw", f"pipelines/contracts/{source}.yml")
+    assert not (DBT_PROJECT_DIR / "models" / "staging" / "_raw__sources.yml").exists()
 
 
 def _parse(source: str, column: str, value: str | None):

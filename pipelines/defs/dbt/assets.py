@@ -34,16 +34,14 @@ FIGURES_PREFIX = "crm_table_figures "
 
 
 class CrmDbtTranslator(DagsterDbtTranslator):
-    """Sources map to the Python assets that fill them: raw.<table> is the ingest asset
-    ["raw", <table>]; any other source names its asset in ``meta.dagster.asset_key``. So
-    the lineage graph runs from landing file to mart without a gap."""
+    """Sources map to the Python assets that fill them: a source table is the asset
+    [schema, identifier] (``source('shopify', 'orders')`` is the ingest asset
+    ``raw/shopify_orders``, the table it reads). So the lineage graph runs from landing
+    file to mart without a gap, one dbt source per system."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
-            declared = (dbt_resource_props.get("meta") or {}).get("dagster", {}).get("asset_key")
-            if declared:
-                return dg.AssetKey(declared)
-            return dg.AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
+            return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["identifier"]])
         return dg.AssetKey([dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:

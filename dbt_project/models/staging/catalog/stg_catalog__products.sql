@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('raw', 'products') }}
+    select * from {{ source('catalog', 'products') }}
 
 ),
 

@@ -5,7 +5,7 @@ with
 
 source as (
 
-    select * from {{ source('raw', 'fx_rates') }}
+    select * from {{ source('finance', 'fx_rates') }}
 
 ),
 

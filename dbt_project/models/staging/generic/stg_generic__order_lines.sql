@@ -13,7 +13,7 @@ with
 
 source as (
 
-    select * from {{ source('raw', 'generic_orders') }}
+    select * from {{ source('generic', 'orders') }}
     where record_type = 'order_line'
 
 ),

@@ -22,7 +22,7 @@ order_rows as (
                 partition by export_name, {{ clean_text('order_id') }}
                 order by {{ latest_delivery_first() }}
             ) as row_rank
-        from {{ source('raw', 'generic_orders') }}
+        from {{ source('generic', 'orders') }}
         where record_type = 'order'
             and {{ clean_text('order_id') }} is not null
     ) as ranked

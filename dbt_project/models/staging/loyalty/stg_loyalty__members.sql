@@ -15,7 +15,7 @@ with
 
 source as (
 
-    select * from {{ raw_rows_of_changed_keys(source('raw', 'loyalty_members'), clean_text('card_no')) }} as changed
+    select * from {{ raw_rows_of_changed_keys(source('loyalty', 'members'), clean_text('card_no')) }} as changed
 
 ),
 
@@ -54,7 +54,7 @@ renamed as (
         _source_line,
         _delivery_date,
         _loaded_at,
-        {{ loaded_through(source('raw', 'loyalty_members')) }} as _loaded_through
+        {{ loaded_through(source('loyalty', 'members')) }} as _loaded_through
 
     from ranked
     where row_rank = 1

@@ -5,7 +5,7 @@ with
 
 source as (
 
-    select * from {{ source('raw', 'campaign_spend') }}
+    select * from {{ source('marketing', 'campaign_spend') }}
 
 ),
 

@@ -17,7 +17,7 @@ with
 
 source as (
 
-    select * from {{ source('raw', 'pos_transactions') }}
+    select * from {{ source('pos', 'transactions') }}
 
 ),
 
@@ -105,7 +105,7 @@ renamed as (
         _source_line,
         _delivery_date,
         _loaded_at,
-        {{ loaded_through(source('raw', 'pos_transactions')) }} as _loaded_through
+        {{ loaded_through(source('pos', 'transactions')) }} as _loaded_through
 
     from last_of_each_line
 

@@ -16,7 +16,7 @@ with
 
 source as (
 
-    select * from {{ raw_rows_of_changed_keys(source('raw', 'service_interactions'), clean_text('interaction_id')) }} as changed
+    select * from {{ raw_rows_of_changed_keys(source('service', 'interactions'), clean_text('interaction_id')) }} as changed
 
 ),
 
@@ -52,7 +52,7 @@ renamed as (
         _source_line,
         _delivery_date,
         _loaded_at,
-        {{ loaded_through(source('raw', 'service_interactions')) }} as _loaded_through
+        {{ loaded_through(source('service', 'interactions')) }} as _loaded_through
 
     from ranked
     where row_rank = 1

@@ -19,7 +19,7 @@ keyed as (
 
     -- order_key: the name, qualified by Shopify's order Id when another store used the
     -- name first (macros/staging/shopify_order_keys.sql)
-    {{ shopify_keyed_rows(raw_rows_of_changed_keys(source('raw', 'shopify_orders'), clean_text('order_name')) ~ ' as changed') }}
+    {{ shopify_keyed_rows(raw_rows_of_changed_keys(source('shopify', 'orders'), clean_text('order_name')) ~ ' as changed') }}
 
 ),
 
@@ -63,7 +63,7 @@ renamed as (
         _source_line,
         _delivery_date,
         _loaded_at,
-        {{ loaded_through(source('raw', 'shopify_orders')) }} as _loaded_through
+        {{ loaded_through(source('shopify', 'orders')) }} as _loaded_through
 
     from first_of_repeats
 

@@ -29,7 +29,7 @@ keyed as (
         ) as has_order_fields
     -- order_key: the name, qualified by Shopify's order Id when another store used the
     -- name first (macros/staging/shopify_order_keys.sql)
-    from ({{ shopify_keyed_rows(raw_rows_of_changed_keys(source('raw', 'shopify_orders'), clean_text('order_name')) ~ ' as changed') }}) as source
+    from ({{ shopify_keyed_rows(raw_rows_of_changed_keys(source('shopify', 'orders'), clean_text('order_name')) ~ ' as changed') }}) as source
 
 ),
 
@@ -99,7 +99,7 @@ renamed as (
         _source_line,
         _delivery_date,
         _loaded_at,
-        {{ loaded_through(source('raw', 'shopify_orders')) }} as _loaded_through
+        {{ loaded_through(source('shopify', 'orders')) }} as _loaded_through
 
     from first_rows
 

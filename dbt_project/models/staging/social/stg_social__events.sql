@@ -16,7 +16,7 @@ with
 
 source as (
 
-    select * from {{ raw_rows_of_changed_keys(source('raw', 'social_events'), clean_text('event_id')) }} as changed
+    select * from {{ raw_rows_of_changed_keys(source('social', 'events'), clean_text('event_id')) }} as changed
 
 ),
 
@@ -51,7 +51,7 @@ renamed as (
         _source_line,
         _delivery_date,
         _loaded_at,
-        {{ loaded_through(source('raw', 'social_events')) }} as _loaded_through
+        {{ loaded_through(source('social', 'events')) }} as _loaded_through
 
     from ranked
     where row_rank = 1

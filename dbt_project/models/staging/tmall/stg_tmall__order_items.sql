@@ -18,7 +18,7 @@ with
 
 source as (
 
-    select * from {{ raw_rows_of_changed_keys(source('raw', 'tmall_order_items'), clean_text('order_id')) }} as changed
+    select * from {{ raw_rows_of_changed_keys(source('tmall', 'order_items'), clean_text('order_id')) }} as changed
 
 ),
 
@@ -76,7 +76,7 @@ renamed as (
         _source_line,
         _delivery_date,
         _loaded_at,
-        {{ loaded_through(source('raw', 'tmall_order_items')) }} as _loaded_through
+        {{ loaded_through(source('tmall', 'order_items')) }} as _loaded_through
 
     from first_of_repeats
 

@@ -16,7 +16,7 @@ with
 
 source as (
 
-    select * from {{ raw_rows_of_changed_keys(source('raw', 'tmall_orders'), clean_text('order_id')) }} as changed
+    select * from {{ raw_rows_of_changed_keys(source('tmall', 'orders'), clean_text('order_id')) }} as changed
 
 ),
 
@@ -69,7 +69,7 @@ renamed as (
         _source_line,
         _delivery_date,
         _loaded_at,
-        {{ loaded_through(source('raw', 'tmall_orders')) }} as _loaded_through
+        {{ loaded_through(source('tmall', 'orders')) }} as _loaded_through
 
     from ranked
     where row_rank = 1
