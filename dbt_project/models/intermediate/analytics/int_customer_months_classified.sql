@@ -37,10 +37,15 @@ changed_customers as (
 
 customer_groups as (
 
-    select month, channel, customer_id, first_ordered_at, first_order_id
+    select
+        month,
+        channel,
+        customer_id,
+        first_ordered_at,
+        first_order_id
     from {{ ref('int_customer_months_summarised') }}
     where customer_id is not null
-        {%- if is_incremental() %}
+    {%- if is_incremental() %}
         and customer_id in (select customer_id from changed_customers)
         {%- endif %}
 
@@ -49,7 +54,10 @@ customer_groups as (
 -- the customer's first paid order (any channel): the first of its groups' first orders
 first_orders as (
 
-    select customer_id, month as first_month, channel as first_channel
+    select
+        customer_id,
+        month as first_month,
+        channel as first_channel
     from (
         select
             customer_id,
@@ -68,10 +76,16 @@ first_orders as (
 -- a month of either channel is a month of 'all'
 channel_months as (
 
-    select customer_id, month, channel
+    select
+        customer_id,
+        month,
+        channel
     from customer_groups
     union all
-    select distinct customer_id, month, 'all' as channel
+    select distinct
+        customer_id,
+        month,
+        'all' as channel
     from customer_groups
 
 ),

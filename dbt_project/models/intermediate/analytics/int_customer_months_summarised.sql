@@ -56,10 +56,10 @@ paid_orders as (
         net_amount_reporting
     from {{ ref('orders') }}
     where is_paid
-        {%- if var('as_of_date', none) %}
+    {%- if var('as_of_date', none) %}
         and order_date <= {{ as_of_date() }}
         {%- endif %}
-        {%- if is_incremental() %}
+    {%- if is_incremental() %}
         and {{ group_key }} in (select customer_month_key from changed_groups)
         {%- endif %}
 
@@ -70,7 +70,8 @@ ranked as (
     select
         paid_orders.*,
         row_number() over (
-            partition by customer_month_key order by ordered_at, order_id
+            partition by paid_orders.customer_month_key
+            order by paid_orders.ordered_at, paid_orders.order_id
         ) as order_rank
     from paid_orders
 

@@ -84,10 +84,10 @@ paid_orders as (
     from {{ ref('orders') }}
     where is_paid
         and customer_id is not null
-        {%- if var('as_of_date', none) %}
+    {%- if var('as_of_date', none) %}
         and order_date <= {{ as_of_date() }}
         {%- endif %}
-        {%- if is_incremental() %}
+    {%- if is_incremental() %}
         and customer_id in (select customer_id from changed_customers)
         {%- endif %}
 
@@ -109,7 +109,9 @@ purchase_days_numbered as (
 
     select
         purchase_days.*,
-        min(order_date) over (partition by customer_id) as first_purchase_date
+        min(purchase_days.order_date) over (
+            partition by purchase_days.customer_id
+        ) as first_purchase_date
     from purchase_days
 
 ),
@@ -132,7 +134,9 @@ purchases as (
 -- the customer's first paid order, by (ordered_at, order_id)
 first_orders as (
 
-    select customer_id, order_id as first_order_id
+    select
+        customer_id,
+        order_id as first_order_id
     from (
         select
             customer_id,
@@ -151,8 +155,12 @@ order_mix as (
 
     select
         customer_id,
-        cast(sum(case when channel = 'online' then 1 else 0 end) as {{ dbt.type_bigint() }}) as online_orders,
-        cast(sum(case when channel = 'store' then 1 else 0 end) as {{ dbt.type_bigint() }}) as store_orders,
+        cast(
+            sum(case when channel = 'online' then 1 else 0 end) as {{ dbt.type_bigint() }}
+        ) as online_orders,
+        cast(
+            sum(case when channel = 'store' then 1 else 0 end) as {{ dbt.type_bigint() }}
+        ) as store_orders,
         cast(sum(is_discounted) as {{ dbt.type_bigint() }}) as discounted_orders
     from paid_orders
     group by customer_id
@@ -192,7 +200,7 @@ purchased_lines as (
     left join catalogue
         on order_lines.product_sku = catalogue.sku
     where order_lines.quantity > 0
-        {%- if is_incremental() %}
+    {%- if is_incremental() %}
         -- the changed customers' lines before the join: the scan filters on the column
         and order_lines.customer_id in (select customer_id from changed_customers)
         {%- endif %}
@@ -213,7 +221,10 @@ unit_figures as (
 -- the brand the customer bought most units of (ties: the first brand by name)
 top_brands as (
 
-    select customer_id, brand as top_brand, brand_units as top_brand_units
+    select
+        customer_id,
+        brand as top_brand,
+        brand_units as top_brand_units
     from (
         select
             customer_id,
@@ -237,7 +248,13 @@ top_brands as (
 -- input.
 costed_lines as (
 
-    select customer_id, order_id, product_sku, quantity, revenue, cost
+    select
+        customer_id,
+        order_id,
+        product_sku,
+        quantity,
+        revenue,
+        cost
     from ({{ costed_order_lines('changed_customers' if is_incremental() else none) }}) as lines
     where customer_id is not null
 

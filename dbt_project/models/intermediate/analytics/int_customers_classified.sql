@@ -78,7 +78,7 @@ shares as (
 
     select
         figures.*,
-        paid_orders >= {{ min_orders }} as behaviour_evaluated,
+        figures.paid_orders >= {{ min_orders }} as behaviour_evaluated,  -- noqa: disable=LT02
         {%- for name, numerator, denominator in [
             ('cheap_unit_share', 'cheap_units', 'purchased_units'),
             ('top_brand_unit_share', 'top_brand_units', 'purchased_units'),
@@ -91,7 +91,7 @@ shares as (
                 then cast({{ numerator }} as {{ type_double() }}) / {{ denominator }}
         end as {{ name }}
         {{- "," if not loop.last }}
-        {%- endfor %}
+        {%- endfor %}  -- noqa: enable=LT02
     from figures
 
 ),

@@ -67,7 +67,9 @@ summary as (
 first_records as (
     -- the anchor's channel: the customer's earliest record, ordered as int_identifiers_linked
     -- chooses anchors
-    select customer_id, channel as first_seen_channel
+    select
+        customer_id,
+        channel as first_seen_channel
     from (
         select
             customer_id,
@@ -85,7 +87,12 @@ source_lists as (
     select
         customer_id,
         {{ dbt.listagg('source', "','", 'order by source') }} as sources
-    from (select distinct customer_id, source from records) as customer_sources
+    from (
+        select distinct
+            customer_id,
+            source
+        from records
+    ) as customer_sources
     group by customer_id
 ),
 
@@ -117,7 +124,7 @@ members as (
     from {{ ref('stg_loyalty__members') }} as m
     inner join records as r
         on r.source = 'loyalty_members'
-        and r.record_key = m.card_no
+        and m.card_no = r.record_key
 ),
 
 cities as (
@@ -126,7 +133,7 @@ cities as (
         city,
         row_number() over (
             partition by customer_id
-            order by last_seen_at desc, source, record_key
+            order by last_seen_at desc, source asc, record_key asc
         ) as city_rank
     from records
     where city is not null
@@ -139,7 +146,7 @@ consents as (
         marketing_consent,
         row_number() over (
             partition by customer_id
-            order by last_seen_at desc, source, record_key
+            order by last_seen_at desc, source asc, record_key asc
         ) as consent_rank
     from records
     where marketing_consent is not null

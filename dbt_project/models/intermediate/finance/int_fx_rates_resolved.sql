@@ -10,11 +10,15 @@ with
 
 asked_days as (
 
-    select currency, order_date as rate_day
+    select
+        currency,
+        order_date as rate_day
     from {{ ref('int_orders_unioned') }}
     where currency <> '{{ reporting_currency }}'
     union
-    select currency, spend_date as rate_day
+    select
+        currency,
+        spend_date as rate_day
     from {{ ref('stg_marketing__campaign_spend') }}
     where currency <> '{{ reporting_currency }}'
 
@@ -22,7 +26,10 @@ asked_days as (
 
 merchant_rates as (
 
-    select from_currency as currency, rate_date, rate
+    select
+        from_currency as currency,
+        rate_date,
+        rate
     from {{ ref('stg_finance__fx_rates') }}
     where to_currency = '{{ reporting_currency }}'
 
@@ -65,16 +72,26 @@ ecb_cross_rates as (
         and target.currency = '{{ reporting_currency }}'
     cross join ecb_first_day
     where base.rate_date >= ecb_first_day.first_day
-        and base.currency in (select currency from asked_days)
+        and base.currency in (select asked_days.currency from asked_days)
 
 ),
 
 candidate_rates as (
 
-    select currency, rate_date, rate, 'merchant' as rate_source, 1 as precedence
+    select
+        currency,
+        rate_date,
+        rate,
+        'merchant' as rate_source,
+        1 as precedence
     from merchant_rates
     union all
-    select currency, rate_date, rate, 'ecb_reference' as rate_source, 2 as precedence
+    select
+        currency,
+        rate_date,
+        rate,
+        'ecb_reference' as rate_source,
+        2 as precedence
     from ecb_cross_rates
 
 ),
@@ -89,12 +106,12 @@ ranked as (
         candidate_rates.rate_date,
         row_number() over (
             partition by asked_days.currency, asked_days.rate_day
-            order by candidate_rates.precedence, candidate_rates.rate_date desc
+            order by candidate_rates.precedence asc, candidate_rates.rate_date desc
         ) as rate_rank
     from asked_days
     inner join candidate_rates
         on asked_days.currency = candidate_rates.currency
-        and candidate_rates.rate_date <= asked_days.rate_day
+        and asked_days.rate_day >= candidate_rates.rate_date
 
 )
 

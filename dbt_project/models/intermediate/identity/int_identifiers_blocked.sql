@@ -72,7 +72,10 @@ identifiers as (
 ),
 
 identifier_types as (
-    {%- for identifier_type in ['email', 'phone', 'loyalty_card', 'social_handle', 'tmall_nick', 'merchant_customer'] %}
+    {%- set blockable_types = [
+        'email', 'phone', 'loyalty_card', 'social_handle', 'tmall_nick', 'merchant_customer'
+    ] %}
+    {%- for identifier_type in blockable_types %}
     select '{{ identifier_type }}' as identifier_type
     {%- if not loop.last %} union all{% endif %}
     {%- endfor %}
@@ -91,7 +94,8 @@ blocklist as (
             when t.identifier_type = 'phone' then {{ normalise_phone('b.value') }}
             when t.identifier_type = 'loyalty_card' then {{ normalise_loyalty_card('b.value') }}
             when t.identifier_type = 'tmall_nick' then {{ normalise_tmall_nick('b.value') }}
-            when t.identifier_type = 'merchant_customer' then {{ normalise_merchant_customer('b.value') }}
+            when t.identifier_type = 'merchant_customer'
+                then {{ normalise_merchant_customer('b.value') }}
             -- a handle is compared without its '<platform>:' prefix: it blocks on every platform
             when t.identifier_type = 'social_handle'
                 then {{ dbt.split_part(normalise_handle("'any'", 'b.value'), "':'", 2) }}
@@ -129,18 +133,34 @@ shared as (
     select
         identifier_type,
         identifier_value,
-        {{ dbt.concat(["'shared: '", dbt.cast("name_count", dbt.type_string()), "' names'"]) }} as reason
+        {{ dbt.concat(["'shared: '", dbt.cast("name_count", dbt.type_string()), "' names'"]) }}
+            as reason
     from identifiers
     where (identifier_type = 'phone' and name_count > {{ var('identity_max_names_per_phone') }})
         or (identifier_type = 'email' and name_count > {{ var('identity_max_names_per_email') }})
 ),
 
 hits as (
-    select identifier_type, identifier_value, 'blocklist' as block_rule, reason from exact_hits
+    select
+        identifier_type,
+        identifier_value,
+        'blocklist' as block_rule,
+        reason
+    from exact_hits
     union all
-    select identifier_type, identifier_value, 'blocklist' as block_rule, reason from like_hits
+    select
+        identifier_type,
+        identifier_value,
+        'blocklist' as block_rule,
+        reason
+    from like_hits
     union all
-    select identifier_type, identifier_value, 'shared' as block_rule, reason from shared
+    select
+        identifier_type,
+        identifier_value,
+        'shared' as block_rule,
+        reason
+    from shared
 ),
 
 ranked as (

@@ -87,7 +87,9 @@ affected as (
 {%- endif %}
 
 graph_edges as (
-    select record_id, identifier_id
+    select
+        record_id,
+        identifier_id
     from {{ ref('int_identity_edges') }}
     {%- if by_affected_set %}
     where record_id in (select record_id from affected)
@@ -95,7 +97,9 @@ graph_edges as (
 ),
 
 linking_edges as (
-    select record_id, identifier_id
+    select
+        record_id,
+        identifier_id
     from (
         select
             record_id,
@@ -115,14 +119,18 @@ edges as (
 ),
 
 bridges as (
-    select record_id, identifier_id
+    select
+        record_id,
+        identifier_id
     from edges
     where record_identifiers > 1
 ),
 
 initial_label as (
     -- includes the single-identifier records: the smallest record_id can be one of them
-    select identifier_id, min(record_id) as label
+    select
+        identifier_id,
+        min(record_id) as label
     from edges
     group by identifier_id
 ),
@@ -130,7 +138,9 @@ initial_label as (
 {%- for i in range(1, rounds + 1) %}
 
 record_label_{{ i }} as (
-    select b.record_id, min(l.label) as label
+    select
+        b.record_id,
+        min(l.label) as label
     from bridges as b
     inner join {{ 'initial_label' if i == 1 else 'identifier_label_' ~ (i - 1) }} as l
         on b.identifier_id = l.identifier_id
@@ -140,7 +150,9 @@ record_label_{{ i }} as (
 identifier_label_{{ i }} as (
     -- a bridge's label already includes its identifiers' previous labels, so this minimum
     -- never goes up; identifiers without bridges keep their initial label (below)
-    select b.identifier_id, min(r.label) as label
+    select
+        b.identifier_id,
+        min(r.label) as label
     from bridges as b
     inner join record_label_{{ i }} as r on b.record_id = r.record_id
     group by b.identifier_id
@@ -156,14 +168,20 @@ final_identifier_label as (
 ),
 
 final_record_label as (
-    select e.record_id, min(l.label) as label
+    select
+        e.record_id,
+        min(l.label) as label
     from edges as e
     inner join final_identifier_label as l on e.identifier_id = l.identifier_id
     group by e.record_id
 ),
 
 records as (
-    select source, record_key, record_id, first_seen_at
+    select
+        source,
+        record_key,
+        record_id,
+        first_seen_at
     from {{ ref('int_identity_records_unioned') }}
     {%- if by_affected_set %}
     where record_id in (select record_id from affected)
@@ -182,7 +200,10 @@ labelled as (
 ),
 
 anchors as (
-    select component_id, source as anchor_source, record_key as anchor_record_key
+    select
+        component_id,
+        source as anchor_source,
+        record_key as anchor_record_key
     from (
         select
             component_id,

@@ -106,7 +106,9 @@ generic as (
         coalesce(o.phone, c.phone) as phone,
         case
             when coalesce(c.person_ref, o.customer_ref) is not null
-                then {{ dbt.concat(['o.export_name', "':'", 'coalesce(c.person_ref, o.customer_ref)']) }}
+                then {{ dbt.concat(
+                    ['o.export_name', "':'", 'coalesce(c.person_ref, o.customer_ref)']
+                ) }}
         end as merchant_customer
     from {{ ref('stg_generic__orders') }} as o
     left join {{ ref('stg_generic__customers') }} as c

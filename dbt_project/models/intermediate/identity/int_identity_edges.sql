@@ -87,11 +87,11 @@ normalised as (
         n.identifier_value,
         n.person_name,
         b.block_rule
-    {%- if is_incremental() %}
+        {%- if is_incremental() %}
     from affected_identifiers as n
     {%- else %}
     from {{ ref('int_identifiers_normalised') }} as n
-    {%- endif %}
+        {%- endif %}
     left join {{ ref('int_identifiers_blocked') }} as b
         on n.identifier_type = b.identifier_type
         and n.identifier_value = b.identifier_value

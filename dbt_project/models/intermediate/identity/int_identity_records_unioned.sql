@@ -32,16 +32,18 @@ identifying as (
     -- an identifier that normalises and is not a blocklisted placeholder. One without
     -- (a Tmall report without buyers, a guest checkout) is anonymous: no customer, rather
     -- than one customer per order.
-    select distinct n.source, n.record_key
+    select distinct
+        n.source,
+        n.record_key
     from {{ ref('int_identifiers_normalised') }} as n
     left join {{ ref('int_identifiers_blocked') }} as b
         on n.identifier_type = b.identifier_type
         and n.identifier_value = b.identifier_value
         and b.block_rule = 'blocklist'
     where n.source in (
-        'shopify_orders', 'tmall_orders', 'pos_transactions', 'generic_orders',
-        'service_interactions'
-    )
+            'shopify_orders', 'tmall_orders', 'pos_transactions', 'generic_orders',
+            'service_interactions'
+        )
         and b.identifier_value is null
     {%- if is_incremental() %}
         and exists (

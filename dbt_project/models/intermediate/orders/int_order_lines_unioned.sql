@@ -1,8 +1,8 @@
 -- One row per order line across channels (Shopify line items, Tmall items, POS receipt
--- lines, mapped exports' lines), in the order's own currency (int_orders_unioned.currency). line_amount is what
--- the line sold for after its own discount: Shopify quantity x price - line discount,
--- Tmall quantity x price, POS as delivered. Order-level shipping, taxes and refunds are
--- not spread over lines.
+-- lines, mapped exports' lines), in the order's own currency (int_orders_unioned.currency).
+-- line_amount is what the line sold for after its own discount: Shopify quantity x price -
+-- line discount, Tmall quantity x price, POS as delivered. Order-level shipping, taxes and
+-- refunds are not spread over lines.
 --
 -- Kept by key (delete+insert on (source, order_key): all the lines of an order; see
 -- int_orders_unioned): the orders with a line written to staging since this model's

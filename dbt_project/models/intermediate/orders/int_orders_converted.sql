@@ -83,11 +83,11 @@ final as (
 
     select
         *,
-        '{{ reporting_currency }}' as reporting_currency,
+        '{{ reporting_currency }}' as reporting_currency,  -- noqa: disable=LT02
         {%- for amount in amounts %}
         cast(round({{ amount }} * fx_rate, 2) as decimal(18, 2)) as {{ amount }}_reporting
         {{- "," if not loop.last }}
-        {%- endfor %}
+        {%- endfor %}  -- noqa: enable=LT02
     from with_rate
 
 )

@@ -83,18 +83,18 @@ shopify as (
         discount_amount,
         refunded_amount,
         case
-            when financial_status in ('{{ shopify_revenue_statuses | join("', '") }}')
+            when financial_status in ('{{ shopify_revenue_statuses | join("', '") }}')  -- noqa: LT05
                 then total - coalesce(refunded_amount, 0)
             else 0
         end as net_amount,
         coalesce(
-            financial_status in ('{{ shopify_revenue_statuses | join("', '") }}'), false
+            financial_status in ('{{ shopify_revenue_statuses | join("', '") }}'), false  -- noqa: LT05
         ) as is_paid,
         cancelled_at is not null as is_cancelled,
         case
-            when financial_status in ('{{ shopify_revenue_statuses | join("', '") }}')
+            when financial_status in ('{{ shopify_revenue_statuses | join("', '") }}')  -- noqa: LT05
                 then financial_status
-            when financial_status in ('{{ shopify_cancelled_statuses | join("', '") }}')
+            when financial_status in ('{{ shopify_cancelled_statuses | join("', '") }}')  -- noqa: LT05
                 or cancelled_at is not null
                 then 'cancelled'
             -- pending, authorized, partially_paid, unpaid, or no order-level row
@@ -125,11 +125,11 @@ tmall as (
             else 0
         end as net_amount,
         paid_at is not null as is_paid,
-        coalesce(lower(order_status) in ('{{ tmall_closed_statuses | join("', '") }}'), false)
+        coalesce(lower(order_status) in ('{{ tmall_closed_statuses | join("', '") }}'), false)  -- noqa: LT05
             as is_cancelled,
         case
             when paid_at is null
-                and lower(order_status) in ('{{ tmall_closed_statuses | join("', '") }}')
+                and lower(order_status) in ('{{ tmall_closed_statuses | join("', '") }}')  -- noqa: LT05
                 then 'cancelled'
             when paid_at is null then 'pending'
             when coalesce(refund_amount, 0) > 0 and paid_amount = 0 then 'refunded'

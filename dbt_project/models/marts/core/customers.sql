@@ -7,23 +7,37 @@
 
 {%- set as_of = as_of_date() %}
 
+with
+
+run_date as (
+
+    select {{ as_of }} as as_of_date
+
+),
+
+profiles as (
+
+    select * from {{ ref('int_customers_profiled') }}
+
+)
+
 select
-    customer_id,
-    gender,
-    cast(extract(month from birthday) as {{ dbt.type_int() }}) as birth_month,
+    profiles.customer_id,
+    profiles.gender,
+    cast(extract(month from profiles.birthday) as {{ dbt.type_int() }}) as birth_month,
     {{ age_band('profiles.birthday', 'run_date.as_of_date') }} as age_band,
-    occupation,
-    city,
-    {{ pii_hash('primary_email') }} as email_sha256,
-    {{ mask_email('primary_email') }} as email_masked,
-    {{ pii_hash('primary_phone') }} as phone_sha256,
-    {{ mask_phone('primary_phone') }} as phone_masked,
-    first_seen_at,
-    first_seen_channel,
-    last_seen_at,
-    is_member,
-    marketing_consent,
-    record_count,
-    sources
-from {{ ref('int_customers_profiled') }} as profiles
-cross join (select {{ as_of }} as as_of_date) as run_date
+    profiles.occupation,
+    profiles.city,
+    {{ pii_hash('profiles.primary_email') }} as email_sha256,
+    {{ mask_email('profiles.primary_email') }} as email_masked,
+    {{ pii_hash('profiles.primary_phone') }} as phone_sha256,
+    {{ mask_phone('profiles.primary_phone') }} as phone_masked,
+    profiles.first_seen_at,
+    profiles.first_seen_channel,
+    profiles.last_seen_at,
+    profiles.is_member,
+    profiles.marketing_consent,
+    profiles.record_count,
+    profiles.sources
+from profiles
+cross join run_date

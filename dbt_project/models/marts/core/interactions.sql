@@ -94,7 +94,10 @@ orders as (
 
 resolved_records as (
 
-    select source, record_key, customer_id
+    select
+        source,
+        record_key,
+        customer_id
     from {{ ref('int_source_records_resolved') }}
 
 ),
@@ -119,7 +122,7 @@ social as (
     left join resolved_records
         on resolved_records.source = 'social_events'
         and resolved_records.record_key
-            = {{ social_record_key('social_events.platform', 'social_events.handle') }}
+        = {{ social_record_key('social_events.platform', 'social_events.handle') }}
 
 ),
 
@@ -146,7 +149,7 @@ service as (
     from service_interactions
     left join resolved_records
         on resolved_records.source = 'service_interactions'
-        and resolved_records.record_key = service_interactions.interaction_id
+        and service_interactions.interaction_id = resolved_records.record_key
 
 ),
 

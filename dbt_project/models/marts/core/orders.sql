@@ -91,7 +91,10 @@ order_lines as (
 
 resolved_records as (
 
-    select source, record_key, customer_id
+    select
+        source,
+        record_key,
+        customer_id
     from {{ ref('int_source_records_resolved') }}
 
 ),

@@ -12,6 +12,12 @@ products as (
 
 ),
 
+ecb_latest_day as (
+
+    select max(rate_date) as rate_date from {{ ref('stg_ecb__reference_rates') }}
+
+),
+
 ecb_cross_rates as (
 
     -- the ECB's latest day only: units of the reporting currency per unit of each currency
@@ -28,26 +34,37 @@ ecb_cross_rates as (
     inner join {{ ref('stg_ecb__reference_rates') }} as target
         on base.rate_date = target.rate_date
         and target.currency = '{{ reporting_currency }}'
-    where base.rate_date = (select max(rate_date) from {{ ref('stg_ecb__reference_rates') }})
+    inner join ecb_latest_day
+        on base.rate_date = ecb_latest_day.rate_date
 
 ),
 
 latest_rates as (
 
-    select from_currency, rate
+    select
+        from_currency,
+        rate
     from (
         select
             from_currency,
             rate,
             row_number() over (
-                partition by from_currency order by precedence, rate_date desc
+                partition by from_currency order by precedence asc, rate_date desc
             ) as rate_rank
         from (
-            select from_currency, rate_date, rate, 1 as precedence
+            select
+                from_currency,
+                rate_date,
+                rate,
+                1 as precedence
             from {{ ref('stg_finance__fx_rates') }}
             where to_currency = '{{ reporting_currency }}'
             union all
-            select from_currency, rate_date, rate, 2 as precedence
+            select
+                from_currency,
+                rate_date,
+                rate,
+                2 as precedence
             from ecb_cross_rates
         ) as candidates
     ) as ranked
@@ -82,7 +99,8 @@ final as (
         unit_cost,
         list_price - unit_cost as unit_margin,
         case
-            when list_price > 0 then cast(round((list_price - unit_cost) / list_price, 4) as decimal(18, 4))
+            when list_price > 0
+                then cast(round((list_price - unit_cost) / list_price, 4) as decimal(18, 4))
         end as margin_rate,
 
         '{{ reporting_currency }}' as reporting_currency,

@@ -26,7 +26,7 @@ figures as (
         as_of_date,
         first_purchase_date as first_order_date,
         last_purchase_date as last_order_date,
-        {{ dbt.datediff('last_purchase_date', 'as_of_date', 'day') }} as recency_days,
+        {{ dbt.datediff('last_purchase_date', 'as_of_date', 'day') }} as recency_days,  -- noqa: LT05
         paid_orders as frequency,
         net_revenue as monetary
     from purchases
@@ -40,9 +40,9 @@ ntiles as (
 
     select
         figures.*,
-        ntile(5) over (order by recency_days desc, customer_id) as r_ntile,
-        ntile(5) over (order by frequency, customer_id) as f_ntile,
-        ntile(5) over (order by monetary, customer_id) as m_ntile
+        ntile(5) over (order by figures.recency_days desc, figures.customer_id asc) as r_ntile,
+        ntile(5) over (order by figures.frequency, figures.customer_id) as f_ntile,
+        ntile(5) over (order by figures.monetary, figures.customer_id) as m_ntile
     from figures
 
 ),
@@ -51,9 +51,9 @@ scores as (
 
     select
         ntiles.*,
-        min(r_ntile) over (partition by recency_days) as r_score,
-        min(f_ntile) over (partition by frequency) as f_score,
-        min(m_ntile) over (partition by monetary) as m_score
+        min(ntiles.r_ntile) over (partition by ntiles.recency_days) as r_score,
+        min(ntiles.f_ntile) over (partition by ntiles.frequency) as f_score,
+        min(ntiles.m_ntile) over (partition by ntiles.monetary) as m_score
     from ntiles
 
 ),
@@ -63,7 +63,7 @@ fm as (
 
     select
         scores.*,
-        cast(floor((f_score + m_score + 1) / 2.0) as {{ dbt.type_int() }}) as fm_score
+        cast(floor((scores.f_score + scores.m_score + 1) / 2.0) as {{ dbt.type_int() }}) as fm_score
     from scores
 
 ),

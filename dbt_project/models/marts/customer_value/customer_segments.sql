@@ -30,7 +30,10 @@ purchases as (
 
 rfm as (
 
-    select customer_id, rfm_segment from {{ ref('customer_rfm') }}
+    select
+        customer_id,
+        rfm_segment
+    from {{ ref('customer_rfm') }}
 
 ),
 
@@ -79,7 +82,7 @@ cumulated as (
         tier_value,
         coalesce(
             sum(tier_value) over (
-                order by tier_value desc, customer_id
+                order by tier_value desc, customer_id asc
                 rows between unbounded preceding and 1 preceding
             ),
             0

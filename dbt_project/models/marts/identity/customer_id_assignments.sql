@@ -22,7 +22,11 @@
 with
 
 current_ids as (
-    select source, record_key, customer_id, _loaded_through
+    select
+        source,
+        record_key,
+        customer_id,
+        _loaded_through
     from {{ ref('int_source_records_resolved') }}
     {%- if is_incremental() %}
     where {{ after_watermark('_loaded_through') }}

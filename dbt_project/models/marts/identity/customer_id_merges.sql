@@ -66,7 +66,7 @@ new_merges as (
             *,
             row_number() over (
                 partition by retired_customer_id
-                order by records_moved desc, customer_id
+                order by records_moved desc, customer_id asc
             ) as rank_in_retired
         from moves
     ) as ranked

@@ -48,7 +48,9 @@ linked_edges as (
 ),
 
 counted as (
-    select identifier_id, count(*) as identifier_records
+    select
+        identifier_id,
+        count(*) as identifier_records
     from {{ ref('int_identity_edges') }}
     {%- if is_incremental() %}
     where identifier_id in (select identifier_id from linked_edges)

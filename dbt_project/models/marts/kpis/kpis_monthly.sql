@@ -19,7 +19,12 @@ run_date as (
 -- about half as many rows as paid orders)
 customer_months_paid as (
 
-    select month, channel, customer_id, paid_orders, net_revenue
+    select
+        month,
+        channel,
+        customer_id,
+        paid_orders,
+        net_revenue
     from {{ ref('int_customer_months_summarised') }}
 
 ),
@@ -44,8 +49,9 @@ month_offsets as (
 months as (
 
     select
-        cast({{ dbt.dateadd('month', 'month_offsets.month_offset', 'bounds.first_month') }}
-            as date) as month
+        cast(
+            {{ dbt.dateadd('month', 'month_offsets.month_offset', 'bounds.first_month') }} as date
+        ) as month
     from (select min(month) as first_month from customer_months_paid) as bounds
     cross join month_offsets
     cross join run_date
@@ -56,7 +62,9 @@ months as (
 
 grid as (
 
-    select months.month, channels.channel
+    select
+        months.month,
+        channels.channel
     from months
     cross join channels
 
@@ -75,11 +83,17 @@ grid as (
 {%- endset %}
 order_figures as (
 
-    select month, channel, {{ order_sums }}
+    select
+        month,
+        channel,
+        {{ order_sums }}
     from customer_months_paid
     group by month, channel
     union all
-    select month, 'all' as channel, {{ order_sums }}
+    select
+        month,
+        'all' as channel,
+        {{ order_sums }}
     from customer_months_paid
     group by month
 
@@ -121,12 +135,18 @@ spend as (
 
 spend_figures as (
 
-    select month, channel, sum(spend_reporting) as campaign_spend
+    select
+        month,
+        channel,
+        sum(spend_reporting) as campaign_spend
     from spend
     where channel is not null
     group by month, channel
     union all
-    select month, 'all' as channel, sum(spend_reporting) as campaign_spend
+    select
+        month,
+        'all' as channel,
+        sum(spend_reporting) as campaign_spend
     from spend
     group by month
 
@@ -237,7 +257,8 @@ final as (
         nps_responses,
         case
             when nps_responses > 0
-                then cast(100 * (nps_promoters - nps_detractors) as {{ type_double() }}) / nps_responses
+                then cast(100 * (nps_promoters - nps_detractors) as {{ type_double() }})
+                    / nps_responses
         end as nps,
         csat_responses,
         case

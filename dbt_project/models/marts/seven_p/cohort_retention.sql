@@ -61,8 +61,12 @@ grid as (
         cohort_sizes.cohort_month,
         cohort_sizes.cohort_customers,
         month_offsets.months_since_first,
-        cast({{ dbt.dateadd('month', 'month_offsets.months_since_first', 'cohort_sizes.cohort_month') }}
-            as date) as activity_month
+        cast(
+            {{ dbt.dateadd(
+                'month', 'month_offsets.months_since_first', 'cohort_sizes.cohort_month'
+            ) }}
+            as date
+        ) as activity_month
     from cohort_sizes
     cross join month_offsets
     cross join run_date
@@ -93,7 +97,7 @@ final as (
         grid.cohort_customers,
         coalesce(active.active_customers, 0) as active_customers,
         cast(coalesce(active.active_customers, 0) as {{ type_double() }})
-            / grid.cohort_customers as retention_rate
+        / grid.cohort_customers as retention_rate
     from grid
     left join active
         on grid.cohort_month = active.cohort_month

@@ -38,28 +38,38 @@ figures as (
 
     select
         count(*) as customers,
-        cast(sum(case when segments.is_buyer then 1 else 0 end) as {{ dbt.type_bigint() }}) as buyers,
-        cast(sum(case when segments.is_repeat_buyer then 1 else 0 end) as {{ dbt.type_bigint() }}) as repeat_buyers,
+        cast(
+            sum(case when segments.is_buyer then 1 else 0 end) as {{ dbt.type_bigint() }}
+        ) as buyers,
+        cast(
+            sum(case when segments.is_repeat_buyer then 1 else 0 end) as {{ dbt.type_bigint() }}
+        ) as repeat_buyers,
         sum(segments.paid_orders) as paid_orders,
         avg(cast(segments.tenure_days as {{ type_double() }})) as average_tenure_days,
         avg(
             case
                 when segments.paid_orders >= 2
                     then cast(
-                        {{ dbt.datediff('segments.first_order_date', 'segments.last_order_date', 'day') }}
-                        as {{ type_double() }}
-                    ) / (segments.paid_orders - 1)
+                            {{ dbt.datediff(
+                                'segments.first_order_date', 'segments.last_order_date', 'day'
+                            ) }}
+                            as {{ type_double() }}
+                        ) / (segments.paid_orders - 1)
             end
         ) as average_days_between_orders,
-        cast(sum(case when window_orders.paid_orders >= 1 then 1 else 0 end) as {{ dbt.type_bigint() }})
-            as buyers_last_12m,
+        cast(
+            sum(case when window_orders.paid_orders >= 1 then 1 else 0 end)
+            as {{ dbt.type_bigint() }}
+        ) as buyers_last_12m,
         cast(sum(
             case when window_orders.paid_orders >= {{ var('loyalty_min_orders') }} then 1 else 0 end
-        ) as {{ dbt.type_bigint() }}) as loyal_customers,
+        ) as {{ dbt.type_bigint() }}) as loyal_customers,  -- noqa: disable=LT02
         {%- for stage in ['new', 'active', 'at_risk', 'churned'] %}
-        cast(sum(case when segments.lifecycle_stage = '{{ stage }}' then 1 else 0 end) as {{ dbt.type_bigint() }})
-            as {{ stage }}_customers{{ "," if not loop.last }}
-        {%- endfor %}
+        cast(
+            sum(case when segments.lifecycle_stage = '{{ stage }}' then 1 else 0 end)
+            as {{ dbt.type_bigint() }}
+        ) as {{ stage }}_customers{{ "," if not loop.last }}
+        {%- endfor %}  -- noqa: enable=LT02
     from segments
     left join window_orders
         on segments.customer_id = window_orders.customer_id

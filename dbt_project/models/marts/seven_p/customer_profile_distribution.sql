@@ -65,7 +65,7 @@ final as (
         value,
         customers,
         cast(customers as {{ type_double() }})
-            / sum(customers) over (partition by dimension) as share,
+        / sum(customers) over (partition by dimension) as share,
         buyers,
         net_revenue
     from counted

@@ -42,7 +42,9 @@ order_total as (
 
 sku_orders as (
 
-    select sku, count(*) as orders
+    select
+        sku,
+        count(*) as orders
     from baskets
     group by sku
 
@@ -78,7 +80,7 @@ final as (
         cast(pairs.orders_with_both as {{ type_double() }}) / sku_b_orders.orders
             as confidence_b_to_a,
         cast(pairs.orders_with_both as {{ type_double() }}) * order_total.total_orders
-            / (cast(sku_a_orders.orders as {{ type_double() }}) * sku_b_orders.orders) as lift,
+        / (cast(sku_a_orders.orders as {{ type_double() }}) * sku_b_orders.orders) as lift,
         -- the date of the week's build, which the pairs stay at until the next one
         {{ as_of }} as as_of_date
     from pairs

@@ -34,7 +34,9 @@ paid_orders as (
 -- each buyer's first paid order, by (ordered_at, order_id), from the compact base
 first_orders as (
 
-    select customer_id, first_order_id as order_id
+    select
+        customer_id,
+        first_order_id as order_id
     from {{ ref('int_customer_orders_summarised') }}
 
 ),

@@ -59,14 +59,17 @@ stages as (
         '{{ path }}' as path,
         count(*) as known_profile,
         -- coalesce: with no customer at all the stages hold 0, not null
-        cast(coalesce(sum(case when {{ condition }} then 1 else 0 end), 0) as {{ dbt.type_bigint() }})
-            as reached,
+        cast(
+            coalesce(sum(case when {{ condition }} then 1 else 0 end), 0) as {{ dbt.type_bigint() }}
+        ) as reached,
         cast(
             coalesce(sum(case when ({{ condition }}) and is_engaged then 1 else 0 end), 0)
             as {{ dbt.type_bigint() }}
         ) as engaged,
         cast(
-            coalesce(sum(case when ({{ condition }}) and is_engaged and is_buyer then 1 else 0 end), 0)
+            coalesce(
+                sum(case when ({{ condition }}) and is_engaged and is_buyer then 1 else 0 end), 0
+            )
             as {{ dbt.type_bigint() }}
         ) as first_purchase
     from profiles
@@ -79,15 +82,41 @@ stages as (
 
 unpivoted as (
 
-    select path, 1 as stage_number, 'known_profile' as stage, known_profile as customers,
-        cast(null as {{ dbt.type_bigint() }}) as previous_customers, known_profile
+    select
+        path,
+        1 as stage_number,
+        'known_profile' as stage,
+        known_profile as customers,
+        cast(null as {{ dbt.type_bigint() }}) as previous_customers,
+        known_profile
     from stages
     union all
-    select path, 2, path, reached, known_profile, known_profile from stages
+    select
+        path,
+        2 as stage_number,
+        path as stage,
+        reached as customers,
+        known_profile as previous_customers,
+        known_profile
+    from stages
     union all
-    select path, 3, 'engaged', engaged, reached, known_profile from stages
+    select
+        path,
+        3 as stage_number,
+        'engaged' as stage,
+        engaged as customers,
+        reached as previous_customers,
+        known_profile
+    from stages
     union all
-    select path, 4, 'first_purchase', first_purchase, engaged, known_profile from stages
+    select
+        path,
+        4 as stage_number,
+        'first_purchase' as stage,
+        first_purchase as customers,
+        engaged as previous_customers,
+        known_profile
+    from stages
 
 ),
 

@@ -22,10 +22,11 @@ clv as (
         clv.probability_alive,
         clv.expected_purchases_52w,
         clv.predicted_clv_12m,
-        clv.prediction_status,
+        clv.prediction_status,  -- noqa: disable=LT02
         {%- for name, column in dimensions %}
-        cast({{ column }} as {{ dbt.type_string() }}) as segment_{{ name }}{{ "," if not loop.last }}
-        {%- endfor %}
+        cast({{ column }} as {{ dbt.type_string() }})
+            as segment_{{ name }}{{ "," if not loop.last }}
+        {%- endfor %}  -- noqa: enable=LT02
     from {{ clv_predictions() }} as clv
     left join {{ ref('customer_segments') }} as segments
         on clv.customer_id = segments.customer_id

@@ -139,10 +139,10 @@ final as (
         discount_amount,
         refunded_amount,
         status,
-        status in ('{{ revenue_statuses | join("', '") }}') as is_paid,
+        status in ('{{ revenue_statuses | join("', '") }}') as is_paid,  -- noqa: LT05
         status = 'cancelled' as is_cancelled,
         case
-            when status in ('{{ revenue_statuses | join("', '") }}')
+            when status in ('{{ revenue_statuses | join("', '") }}')  -- noqa: LT05
                 then gross_amount - refunded_amount
             else 0
         end as net_amount,

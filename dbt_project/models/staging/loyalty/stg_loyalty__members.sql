@@ -15,7 +15,10 @@ with
 
 source as (
 
-    select * from {{ raw_rows_of_changed_keys(source('loyalty', 'members'), clean_text('card_no')) }} as changed
+    select *
+    from {{ raw_rows_of_changed_keys(
+        source('loyalty', 'members'), clean_text('card_no')
+    ) }} as changed
 
 ),
 

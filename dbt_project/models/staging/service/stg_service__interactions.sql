@@ -16,7 +16,10 @@ with
 
 source as (
 
-    select * from {{ raw_rows_of_changed_keys(source('service', 'interactions'), clean_text('interaction_id')) }} as changed
+    select *
+    from {{ raw_rows_of_changed_keys(
+        source('service', 'interactions'), clean_text('interaction_id')
+    ) }} as changed
 
 ),
 

@@ -13,13 +13,17 @@
     )
 }}
 
+{%- set changed_orders = raw_rows_of_changed_keys(
+    source('shopify', 'orders'), clean_text('order_name')
+) ~ ' as changed' %}
+
 with
 
 keyed as (
 
     -- order_key: the name, qualified by Shopify's order Id when another store used the
     -- name first (macros/staging/shopify_order_keys.sql)
-    {{ shopify_keyed_rows(raw_rows_of_changed_keys(source('shopify', 'orders'), clean_text('order_name')) ~ ' as changed') }}
+    {{ shopify_keyed_rows(changed_orders) }}
 
 ),
 

@@ -29,7 +29,10 @@ keyed as (
         ) as has_order_fields
     -- order_key: the name, qualified by Shopify's order Id when another store used the
     -- name first (macros/staging/shopify_order_keys.sql)
-    from ({{ shopify_keyed_rows(raw_rows_of_changed_keys(source('shopify', 'orders'), clean_text('order_name')) ~ ' as changed') }}) as source
+    from ({{ shopify_keyed_rows(
+        raw_rows_of_changed_keys(source('shopify', 'orders'), clean_text('order_name'))
+        ~ ' as changed'
+    ) }}) as source
 
 ),
 
@@ -43,7 +46,7 @@ ranked as (
                 {{ latest_delivery_first(with_line=false) }},
                 -- within that load: the first row that carries the order-level fields
                 case when has_order_fields then 0 else 1 end,
-                _source_line
+                _source_line asc
         ) as row_rank
     from keyed
 
@@ -51,7 +54,8 @@ ranked as (
 
 first_rows as (
 
-    select * from ranked where row_rank = 1
+    select * from ranked
+    where row_rank = 1
 
 ),
 

@@ -16,7 +16,10 @@ with
 
 source as (
 
-    select * from {{ raw_rows_of_changed_keys(source('social', 'events'), clean_text('event_id')) }} as changed
+    select *
+    from {{ raw_rows_of_changed_keys(
+        source('social', 'events'), clean_text('event_id')
+    ) }} as changed
 
 ),
 

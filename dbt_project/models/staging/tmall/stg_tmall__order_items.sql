@@ -18,7 +18,10 @@ with
 
 source as (
 
-    select * from {{ raw_rows_of_changed_keys(source('tmall', 'order_items'), clean_text('order_id')) }} as changed
+    select *
+    from {{ raw_rows_of_changed_keys(
+        source('tmall', 'order_items'), clean_text('order_id')
+    ) }} as changed
 
 ),
 

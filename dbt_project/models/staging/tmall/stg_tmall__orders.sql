@@ -16,7 +16,10 @@ with
 
 source as (
 
-    select * from {{ raw_rows_of_changed_keys(source('tmall', 'orders'), clean_text('order_id')) }} as changed
+    select *
+    from {{ raw_rows_of_changed_keys(
+        source('tmall', 'orders'), clean_text('order_id')
+    ) }} as changed
 
 ),
 
