@@ -9,11 +9,20 @@ from pipelines.defs.dbt.build_config import DbtBuildConfig, build_run_config
 
 
 def test_the_dbt_step_builds_in_full_only_when_asked():
-    from pipelines.defs.dbt.assets import build_args
+    from pipelines.lib.dbt_invocation import build_args
 
-    assert "--full-refresh" in build_args(DbtBuildConfig(full_refresh=True))
-    assert "--full-refresh" not in build_args(DbtBuildConfig())
-    assert build_args(DbtBuildConfig())[:3] == ["build", "--exclude-resource-type", "unit_test"]
+    assert DbtBuildConfig().full_refresh is False
+    assert build_args(DbtBuildConfig(full_refresh=True).full_refresh) == [
+        "build",
+        "--exclude-resource-type",
+        "unit_test",
+        "--full-refresh",
+    ]
+    assert build_args(DbtBuildConfig().full_refresh) == [
+        "build",
+        "--exclude-resource-type",
+        "unit_test",
+    ]
 
 
 def test_the_warehouse_job_validates_the_config():

@@ -6,11 +6,8 @@ models/marts/customer_value/customer_clv.py), and runs their data tests.
 
 import contextlib
 import functools
-import json
 import os
-import shutil
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -25,12 +22,9 @@ from pipelines.defs.dbt import fingerprints, test_checks
 from pipelines.defs.dbt.build_config import DBT_BUILD_OP, DbtBuildConfig
 from pipelines.defs.dbt.project import dbt_project, prepare_manifest
 from pipelines.defs.partitions import dbt_test_rows, run_period, window_of
-from pipelines.lib import clv_scoring, retention
+from pipelines.lib import dbt_invocation
 from pipelines.lib.observe import preview_markdown
 from pipelines.settings import get_settings
-
-# The line each model's post-hook logs (macros/observability/report_table_figures.sql).
-FIGURES_PREFIX = "crm_table_figures "
 
 
 class CrmDbtTranslator(DagsterDbtTranslator):
@@ -70,18 +64,6 @@ translator = CrmDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset
 manifest = prepare_manifest()
 
 
-PARTIAL_PARSE = "partial_parse.msgpack"
-
-
-def build_args(config: DbtBuildConfig) -> list[str]:
-    """`dbt build` of the models, data tests and seeds. dbt unit tests test our SQL, not
-    the night's data: `make test` runs them (tests/integration/test_dbt_unit_tests.py)."""
-    args = ["build", "--exclude-resource-type", "unit_test"]
-    if config.full_refresh:
-        args.append("--full-refresh")
-    return args
-
-
 @contextlib.contextmanager
 def _environment(values: dict[str, str]) -> Iterator[None]:
     """Set ``values`` while dagster-dbt starts dbt (it hands dbt a copy of os.environ)."""
@@ -97,40 +79,12 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def invocation_dir(context: dg.AssetExecutionContext) -> Path:
-    """A new artefact folder for one dbt invocation, under the warehouse's data directory
-    (not dbt_project/target: one checkout can serve several data directories)."""
-    root = get_settings().dbt_artifacts_dir
-    target = root / retention.invocation_name(
-        context.op_execution_context.op.name, context.run.run_id
-    )
-    target.mkdir(parents=True)
-    # dbt parses only what changed since this warehouse's last invocation. The profile
-    # (warehouse path) and vars are part of dbt's parse state, so a parse is reusable only
-    # by invocations against the same data directory: keep it there.
-    kept = root / PARTIAL_PARSE
-    if kept.exists():
-        shutil.copyfile(kept, target / PARTIAL_PARSE)
-    return target
-
-
-def keep_invocation(target: Path) -> None:
-    """Make this invocation's parse the one the next reuses; prune the artefact folders of
-    all but the newest CRM_KEEP_RUNS runs."""
-    root = target.parent
-    parsed = target / PARTIAL_PARSE
-    if parsed.exists():
-        staged = root / f".{PARTIAL_PARSE}.{target.name}"
-        shutil.copyfile(parsed, staged)
-        staged.replace(root / PARTIAL_PARSE)
-    # Here as well as after a successful night: failed nights must not fill the disk either.
-    retention.prune_dbt_invocations(root, get_settings().keep_runs)
-
-
 def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
     test_checks.require_whole_selection(context)
-    target = invocation_dir(context)
     settings = get_settings()
+    target = dbt_invocation.new_invocation_dir(
+        settings.dbt_artifacts_dir, context.op_execution_context.op.name, context.run.run_id
+    )
     window = window_of(context)
     wanted, rebuild = fingerprints.rebuild_request(settings, manifest, run_period(settings, window))
     if rebuild:
@@ -145,13 +99,16 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: D
         {fingerprints.REBUILD_ENV: ",".join(rebuild), fingerprints.TEST_ROWS_ENV: rows}
     ):
         invocation = dbt.cli(
-            build_args(config), context=context, raise_on_error=False, target_path=target
+            dbt_invocation.build_args(config.full_refresh),
+            context=context,
+            raise_on_error=False,
+            target_path=target,
         )
     yield from with_table_figures(invocation)
     # The event stream ends when dbt closes stdout, but the process can still hold DuckDB's
     # write lock for a moment; the next step (CLV, report) would then fail to connect.
     invocation.process.wait()
-    keep_invocation(target)
+    dbt_invocation.keep_invocation(target, settings.keep_runs)
     try:
         results = invocation.get_artifact("run_results.json")
     except FileNotFoundError:  # dbt stopped before running anything (e.g. parse error)
@@ -180,20 +137,22 @@ def with_table_figures(invocation):
     figures: dict[str, dict] = {}
     for raw in invocation.stream_raw_events():
         message = raw.raw_event.get("info", {}).get("msg", "")
-        if message.startswith(FIGURES_PREFIX):
-            logged = json.loads(message.removeprefix(FIGURES_PREFIX))
-            figures.setdefault(logged["unique_id"], {}).update(
+        if table := dbt_invocation.table_figures(message):
+            figures.setdefault(table.unique_id, {}).update(
                 {
-                    "dagster/row_count": logged["row_count"],
-                    "preview": dg.MetadataValue.md(
-                        preview_markdown(logged["columns"], logged["rows"])
-                    ),
+                    "dagster/row_count": table.row_count,
+                    "preview": dg.MetadataValue.md(preview_markdown(table.columns, table.rows)),
                 }
             )
             continue
-        if logged := model_metadata(raw.raw_event):
-            unique_id, metadata = logged
-            figures.setdefault(unique_id, {}).update(metadata)
+        if logged := dbt_invocation.model_metadata(raw.raw_event):
+            unique_id, values = logged
+            figures.setdefault(unique_id, {}).update(
+                {
+                    key: dg.MetadataValue.json(value) if isinstance(value, dict | list) else value
+                    for key, value in values.items()
+                }
+            )
             continue
         if test_checks.is_test_result(raw.raw_event):
             continue
@@ -209,21 +168,6 @@ def with_table_figures(invocation):
             if extra and isinstance(event, dg.Output | dg.AssetMaterialization):
                 event = event.with_metadata({**event.metadata, **extra})
             yield event
-
-
-def model_metadata(raw_event: Mapping[str, Any]) -> tuple[str, dict] | None:
-    """(unique_id, metadata) of a line a Python model logged for its materialisation
-    (e.g. the CLV fit's parameters, pipelines/lib/clv_scoring.py), else None."""
-    data = raw_event.get("data") or {}
-    message = data.get("base_msg")
-    if not isinstance(message, str) or not message.startswith(clv_scoring.FIT_LOG_PREFIX):
-        return None
-    logged = json.loads(message.removeprefix(clv_scoring.FIT_LOG_PREFIX))["metadata"]
-    metadata = {
-        key: dg.MetadataValue.json(value) if isinstance(value, dict | list) else value
-        for key, value in logged.items()
-    }
-    return data["node_info"]["unique_id"], metadata
 
 
 @dbt_assets(

@@ -1,0 +1,73 @@
+"""The machinery of one dbt build, without Dagster or dbt (pipelines/lib/dbt_invocation.py):
+the artefact folder and the parse it reuses, and the figures read back from dbt's log."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from pipelines.lib import dbt_invocation
+from pipelines.lib.clv_scoring import FIT_LOG_PREFIX
+from pipelines.lib.dbt_invocation import PARTIAL_PARSE
+
+
+def test_an_invocation_starts_from_the_parse_the_last_one_kept(tmp_path: Path):
+    first = dbt_invocation.new_invocation_dir(tmp_path, "crm_dbt_models", "a" * 36)
+    assert first.parent == tmp_path and first.name.startswith("crm_dbt_models-aaaaaaaa-")
+    assert not (first / PARTIAL_PARSE).exists()  # nothing kept yet: dbt parses in full
+    (first / PARTIAL_PARSE).write_bytes(b"parse of run a")
+    dbt_invocation.keep_invocation(first, keep_runs=5)
+    assert (tmp_path / PARTIAL_PARSE).read_bytes() == b"parse of run a"
+
+    second = dbt_invocation.new_invocation_dir(tmp_path, "crm_dbt_models", "b" * 36)
+    assert (second / PARTIAL_PARSE).read_bytes() == b"parse of run a"
+    # an invocation that wrote no parse (dbt stopped early) leaves the kept one alone
+    dbt_invocation.keep_invocation(second, keep_runs=5)
+    assert (tmp_path / PARTIAL_PARSE).read_bytes() == b"parse of run a"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staged leftovers
+
+
+def test_keeping_an_invocation_prunes_the_folders_of_older_runs(tmp_path: Path):
+    folders = []
+    for i, run in enumerate(("a", "b", "c")):
+        folder = dbt_invocation.new_invocation_dir(tmp_path, "crm_dbt_models", run * 36)
+        os.utime(folder, (1_000_000 + i, 1_000_000 + i))
+        folders.append(folder)
+    dbt_invocation.keep_invocation(folders[-1], keep_runs=2)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == sorted(
+        f.name for f in folders[1:]
+    )
+
+
+def test_a_post_hook_line_gives_the_table_figures():
+    line = dbt_invocation.FIGURES_PREFIX + json.dumps(
+        {
+            "unique_id": "model.crm_warehouse.orders",
+            "row_count": 3,
+            "columns": ["order_id", "net_amount"],
+            "rows": [["o1", "1.00"]],
+        }
+    )
+    assert dbt_invocation.table_figures(line) == dbt_invocation.TableFigures(
+        unique_id="model.crm_warehouse.orders",
+        row_count=3,
+        columns=["order_id", "net_amount"],
+        rows=[["o1", "1.00"]],
+    )
+    assert dbt_invocation.table_figures("1 of 66 OK created sql table model marts.orders") is None
+
+
+def test_a_python_model_line_gives_its_metadata():
+    event = {
+        "data": {
+            "base_msg": FIT_LOG_PREFIX + json.dumps({"metadata": {"r": 0.24, "fit": {"n": 2}}}),
+            "node_info": {"unique_id": "model.crm_warehouse.customer_clv"},
+        }
+    }
+    assert dbt_invocation.model_metadata(event) == (
+        "model.crm_warehouse.customer_clv",
+        {"r": 0.24, "fit": {"n": 2}},
+    )
+    assert dbt_invocation.model_metadata({"data": {"base_msg": "Running with dbt"}}) is None
+    assert dbt_invocation.model_metadata({"info": {"msg": "no data"}}) is None
