@@ -27,7 +27,8 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from pipelines.settings import PROJECT_ROOT, Settings, connect, get_settings
+from pipelines.lib.warehouse import connect
+from pipelines.settings import PROJECT_ROOT, Settings, get_settings
 
 BENCH_DIR = PROJECT_ROOT / "bench"
 START = date(2025, 1, 1)

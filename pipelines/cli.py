@@ -15,10 +15,10 @@ from typing import Annotated
 
 import typer
 
+from pipelines.lib.warehouse import connect
 from pipelines.settings import (
     DBT_PROJECT_DIR,
     PROJECT_ROOT,
-    connect,
     export_to_environment,
     get_settings,
 )

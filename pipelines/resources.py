@@ -12,7 +12,8 @@ from dagster_dbt import DbtCliResource
 from dagster_dbt.compat import DBT_PYTHON_VERSION
 
 from pipelines.lib.privacy import resolve_salt
-from pipelines.settings import Settings, connect, export_to_environment
+from pipelines.lib.warehouse import connect
+from pipelines.settings import Settings, export_to_environment
 
 
 class WarehouseResource(dg.ConfigurableResource):

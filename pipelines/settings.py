@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import duckdb
-
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
@@ -172,7 +170,8 @@ class Settings:
 
     @property
     def file_access_directories(self) -> list[Path]:
-        """The only folders DuckDB may read or write (see :func:`restrict_file_access`):
+        """The only folders DuckDB may read or write
+        (:func:`pipelines.lib.warehouse.restrict_file_access`):
         the data folder (warehouse, spill, exports, serving), the landing folder, wherever
         the warehouse file and the spill folder are put, and the dbt seeds."""
         folders = [
@@ -280,38 +279,3 @@ def export_to_environment(settings: Settings | None = None) -> Settings:
     if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     return settings
-
-
-def restrict_file_access(con: duckdb.DuckDBPyConnection, directories: list[Path]) -> None:
-    """Let this DuckDB database read and write files only under ``directories``: no other
-    path (a crafted file name, ``..``), no extension install, no scan of Python variables
-    by name. The setting belongs to the database, not the connection, and cannot be undone
-    while it is open; a database already restricted (another connection of this process
-    opened it) is left as it is."""
-    if not con.execute("select current_setting('enable_external_access')").fetchone()[0]:
-        return
-    # DuckDB takes no parameters in SET; the folders come from settings, not from data.
-    folders = ", ".join("'" + f"{d}/".replace("'", "''") + "'" for d in directories)
-    con.execute(f"set allowed_directories = [{folders}]")
-    con.execute("set enable_external_access = false")
-
-
-def connect(
-    settings: Settings | None = None, *, read_only: bool = False
-) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse with bounded memory, threads and a spill directory, and with
-    file access limited to the warehouse's own folders."""
-    settings = settings or get_settings()
-    settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
-    settings.duckdb_temp_dir.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(
-        str(settings.duckdb_path),
-        read_only=read_only,
-        config={
-            "memory_limit": settings.duckdb_memory_limit,
-            "threads": settings.duckdb_threads,
-            "temp_directory": str(settings.duckdb_temp_dir),
-        },
-    )
-    restrict_file_access(con, settings.file_access_directories)
-    return con

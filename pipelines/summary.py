@@ -18,8 +18,9 @@ from pipelines.lib.landing import (
     waiting_folders,
 )
 from pipelines.lib.privacy import resolve_salt
+from pipelines.lib.warehouse import connect
 from pipelines.run import declined, nothing_to_publish, published, run_succeeded
-from pipelines.settings import PROJECT_ROOT, Settings, connect
+from pipelines.settings import PROJECT_ROOT, Settings
 
 MART_SCHEMA = "marts"
 

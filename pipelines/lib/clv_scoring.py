@@ -127,7 +127,7 @@ def score_customers(
     predictions = _predictions_frame(inputs, scores, sufficiency).to_arrow()
     typed = ",\n".join(f"cast(p.{c} as {t}) as {c}" for c, t in PREDICTED_COLUMNS.items())
     # Registered by name: the warehouse's connections may not scan Python variables
-    # (settings.restrict_file_access).
+    # (pipelines.lib.warehouse.restrict_file_access).
     con.register("clv_summary", summary)
     con.register("clv_predictions", predictions)
     # Types are set here, in SQL, so the table has them whatever the frame inferred (a

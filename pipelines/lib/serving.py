@@ -32,8 +32,9 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.lib.warehouse import restrict_file_access
 from pipelines.lib.workdirs import remove_dead_writers
-from pipelines.settings import Settings, restrict_file_access
+from pipelines.settings import Settings
 
 SERVED_SCHEMA = "marts"  # BI-facing by construction: identity, raw and staging stay behind
 VERSIONS = "versions"

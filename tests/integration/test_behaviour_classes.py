@@ -20,7 +20,8 @@ import polars as pl
 import pytest
 import yaml
 
-from pipelines.settings import DBT_PROJECT_DIR, connect
+from pipelines.lib.warehouse import connect
+from pipelines.settings import DBT_PROJECT_DIR
 
 THRESHOLD = 0.9
 # planted cohort -> the customer_segments label it must be found by

@@ -3,7 +3,7 @@ written are counted from rowids, so they must be read from every schema a model 
 and must count a delete+insert of one key as that key's rows only."""
 
 from crm_tools import bench
-from pipelines.settings import connect
+from pipelines.lib.warehouse import connect
 
 
 def test_rows_written_per_model_follow_delete_insert(xs_warehouse_copy):

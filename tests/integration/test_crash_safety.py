@@ -50,8 +50,9 @@ from pipelines.lib import serving
 from pipelines.lib.contracts import load_contracts
 from pipelines.lib.exports import published_folders
 from pipelines.lib.ingest import quote_ident
+from pipelines.lib.warehouse import connect
 from pipelines.run import run_succeeded, run_warehouse_job
-from pipelines.settings import Settings, connect, get_settings
+from pipelines.settings import Settings, get_settings
 from tests.conftest import XS_DAYS, XS_SEED, XS_START
 
 READER = Path(__file__).with_name("serving_reader.py")

@@ -8,7 +8,8 @@ import dataclasses
 import pytest
 
 from pipelines.lib import clv, clv_scoring
-from pipelines.settings import Settings, connect
+from pipelines.lib.warehouse import connect
+from pipelines.settings import Settings
 
 SUMMARY = "intermediate.int_customer_purchases_summarised"
 PREDICTED = [

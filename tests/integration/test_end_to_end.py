@@ -18,8 +18,8 @@ from pipelines.lib import retention, serving
 from pipelines.lib.contracts import load_contracts
 from pipelines.lib.exports import published_folders
 from pipelines.lib.identity_report import identity_report
+from pipelines.lib.warehouse import connect
 from pipelines.run import run_succeeded, run_warehouse_job
-from pipelines.settings import connect
 from pipelines.summary import summarise
 from tests.conftest import XS_DAYS, XS_SEED, XS_START, warehouse_environment
 

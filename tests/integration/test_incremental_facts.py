@@ -59,7 +59,8 @@ from pipelines.lib import fx_reference
 from pipelines.lib.contracts import load_contracts
 from pipelines.lib.ingest import ensure_raw_tables, load_file
 from pipelines.lib.landing import discover
-from pipelines.settings import DBT_PROJECT_DIR, Settings, connect, get_settings
+from pipelines.lib.warehouse import connect
+from pipelines.settings import DBT_PROJECT_DIR, Settings, get_settings
 from tests.conftest import deliver
 
 pytestmark = pytest.mark.xdist_group("incremental_facts")

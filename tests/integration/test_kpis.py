@@ -16,7 +16,8 @@ import polars as pl
 import pytest
 import yaml
 
-from pipelines.settings import DBT_PROJECT_DIR, connect, get_settings
+from pipelines.lib.warehouse import connect
+from pipelines.settings import DBT_PROJECT_DIR, get_settings
 
 KEY = ["month", "channel"]
 CHANNELS = ["online", "store", "all"]

@@ -13,7 +13,8 @@ from crm_tools.generator import generate
 from pipelines.defs.ingest.assets import ingest_assets
 from pipelines.lib.contracts import load_contracts
 from pipelines.lib.ingest import parquet_glob, parquet_load_path
-from pipelines.settings import connect, get_settings
+from pipelines.lib.warehouse import connect
+from pipelines.settings import get_settings
 from tests.conftest import materialise_ingest
 
 CONTRACTS = load_contracts()

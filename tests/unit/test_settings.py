@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pytest
 
-from pipelines.settings import PROJECT_ROOT, connect, get_settings
+from pipelines.lib.warehouse import connect
+from pipelines.settings import PROJECT_ROOT, get_settings
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

@@ -1,7 +1,7 @@
 {#- on-run-start: dbt's DuckDB database may read and write files only in the folders the
     warehouse settings name (env CRM_ALLOWED_DIRECTORIES, os.pathsep-separated,
     set by pipelines/settings.py; the seeds folder is one of them: dbt-duckdb COPYs seed
-    files in). The same limit as pipelines.settings.restrict_file_access, for the same
+    files in). The same limit as pipelines.lib.warehouse.restrict_file_access, for the same
     reasons: no path outside them, no extension install. A database already restricted
     (an earlier invocation in this process) is left as it is: DuckDB refuses to change
     the list once access is limited. Engines without such a setting do nothing here. -#}

@@ -26,7 +26,8 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from pipelines.settings import DBT_PROJECT_DIR, Settings, connect
+from pipelines.lib.warehouse import connect
+from pipelines.settings import DBT_PROJECT_DIR, Settings
 
 REBUILD_ENV = "CRM_REBUILD_MODELS"
 # Models tagged so are as-of marts kept a week (docs/incremental.md, "Marts on a weekly

@@ -26,7 +26,7 @@ import duckdb
 from dagster_dbt.asset_utils import default_asset_check_fn, get_asset_check_key_for_test
 
 from pipelines.lib.observe import MASK, is_personal
-from pipelines.settings import connect
+from pipelines.lib.warehouse import connect
 
 CHECK_NAME = "dbt_tests"
 # How many failing tests the check's description details, and rows shown per failure.
