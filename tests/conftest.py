@@ -15,6 +15,24 @@ from pipelines.settings import PROJECT_ROOT
 
 REAL_EXPORTS = PROJECT_ROOT.parent / "shared" / "real-exports"
 
+# The settings a data folder derives from CRM_DATA_DIR unless set apart: a test that points
+# at its own data folder unsets them, so none of them still names another test's folder.
+DERIVED_PATH_VARIABLES = ("CRM_LANDING_DIR", "DUCKDB_PATH", "CRM_DUCKDB_TEMP_DIR", "DAGSTER_HOME")
+
+
+def point_at(env: pytest.MonkeyPatch, data: Path, **variables: str):
+    """The one way a test points the environment at a warehouse in ``data``: every path
+    derived from it (landing, warehouse file, spill folder, run history), plus
+    ``variables``; ``env`` restores it all afterwards. Returns the resolved Settings."""
+    from pipelines.settings import get_settings
+
+    for var in DERIVED_PATH_VARIABLES:
+        env.delenv(var, raising=False)
+    env.setenv("CRM_DATA_DIR", str(data))
+    for var, value in variables.items():
+        env.setenv(var, value)
+    return get_settings()
+
 
 @pytest.fixture(autouse=True)
 def _no_current_dagster_state_storage():
@@ -36,13 +54,9 @@ def _no_current_dagster_state_storage():
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh CRM_DATA_DIR (landing, warehouse, truth) for one test."""
     data = tmp_path / "data"
-    for var in ("CRM_LANDING_DIR", "DUCKDB_PATH", "CRM_DUCKDB_TEMP_DIR", "DAGSTER_HOME"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("CRM_DATA_DIR", str(data))
-    monkeypatch.setenv("CRM_DUCKDB_MEMORY_LIMIT", "1GB")
     # Tests copy files into landing and ingest at once: no quiet period to wait out (the
     # generator writes _SUCCESS markers anyway; tests of the rule set their own value).
-    monkeypatch.setenv("CRM_LANDING_QUIET_SECONDS", "0")
+    point_at(monkeypatch, data, CRM_DUCKDB_MEMORY_LIMIT="1GB", CRM_LANDING_QUIET_SECONDS="0")
     (data / "landing").mkdir(parents=True)
     return data
 
@@ -118,14 +132,13 @@ def warehouse_environment(data: Path, **variables: str):
     """For the duration of the block, the process environment of a warehouse in data/
     (its paths derived from CRM_DATA_DIR, 2 GB for DuckDB, plus ``variables``), exported as
     a run exports it; yields its Settings. The environment is restored afterwards."""
-    from pipelines.settings import export_to_environment, get_settings
+    from pipelines.settings import export_to_environment
 
     saved = dict(os.environ)
     try:
-        for var in ("CRM_LANDING_DIR", "DUCKDB_PATH", "CRM_DUCKDB_TEMP_DIR", "DAGSTER_HOME"):
-            os.environ.pop(var, None)
-        os.environ |= {"CRM_DATA_DIR": str(data), "CRM_DUCKDB_MEMORY_LIMIT": "2GB", **variables}
-        yield export_to_environment(get_settings())
+        with pytest.MonkeyPatch.context() as env:
+            settings = point_at(env, data, **{"CRM_DUCKDB_MEMORY_LIMIT": "2GB", **variables})
+            yield export_to_environment(settings)
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -168,8 +181,6 @@ def xs_warehouse(tmp_path_factory: pytest.TempPathFactory, worker_id: str):
 def xs_warehouse_copy(xs_warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A private copy of the XS warehouse file (the session one is read-only for tests),
     with the environment pointing at it."""
-    from pipelines.settings import get_settings
-
     data = tmp_path / "data"
     data.mkdir()
     target = data / "warehouse.duckdb"
@@ -177,11 +188,7 @@ def xs_warehouse_copy(xs_warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     wal = xs_warehouse.duckdb_path.with_suffix(".duckdb.wal")
     if wal.exists():
         shutil.copyfile(wal, target.with_suffix(".duckdb.wal"))
-    for var in ("CRM_LANDING_DIR", "DUCKDB_PATH", "CRM_DUCKDB_TEMP_DIR", "DAGSTER_HOME"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("CRM_DATA_DIR", str(data))
-    monkeypatch.setenv("CRM_DUCKDB_MEMORY_LIMIT", "1GB")
-    return get_settings()
+    return point_at(monkeypatch, data, CRM_DUCKDB_MEMORY_LIMIT="1GB")
 
 
 def macro_project(root: Path, *macro_folders: str, variables: dict | None = None) -> Path:

@@ -32,7 +32,7 @@ import pytest
 from pipelines.defs.ingest.assets import ingest_assets
 from pipelines.lib.contracts import get_contract, load_contracts
 from pipelines.settings import PROJECT_ROOT, get_settings
-from tests.conftest import materialise_ingest
+from tests.conftest import materialise_ingest, point_at
 
 # One landing folder and two ingest runs serve every test here: keep them on one worker.
 pytestmark = pytest.mark.xdist_group("bad_input_catalogue")
@@ -1100,10 +1100,7 @@ def catalogue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalogue]:
     root = tmp_path_factory.mktemp("bad_input")
     data, outside = root / "data", root / "outside"
     with pytest.MonkeyPatch.context() as env:
-        for var in ("CRM_LANDING_DIR", "DUCKDB_PATH", "CRM_DUCKDB_TEMP_DIR", "DAGSTER_HOME"):
-            env.delenv(var, raising=False)
-        env.setenv("CRM_DATA_DIR", str(data))
-        env.setenv("CRM_DUCKDB_MEMORY_LIMIT", "1GB")
+        point_at(env, data, CRM_DUCKDB_MEMORY_LIMIT="1GB")
         # Every folder but the one still being written carries its _SUCCESS marker.
         env.setenv("CRM_LANDING_QUIET_SECONDS", "3600")
         landing = data / "landing"

@@ -13,6 +13,7 @@ import dagster as dg
 import pytest
 
 from pipelines.settings import PROJECT_ROOT
+from tests.conftest import point_at
 
 
 def _bin(name: str) -> str:
@@ -172,9 +173,7 @@ def test_a_dbt_model_and_its_dbt_tests_check_run_together_or_not_at_all(
     holds all its tests, so a run selecting one without the other stops before dbt starts,
     naming the pair."""
     # an empty warehouse of its own, should dbt ever start
-    monkeypatch.setenv("CRM_DATA_DIR", str(tmp_path / "data"))
-    for var in ("CRM_LANDING_DIR", "DUCKDB_PATH", "CRM_DUCKDB_TEMP_DIR", "DAGSTER_HOME"):
-        monkeypatch.delenv(var, raising=False)
+    point_at(monkeypatch, tmp_path / "data")
     from pipelines.defs.dbt.assets import crm_dbt_models
     from pipelines.defs.dbt.project import dbt_project
     from pipelines.resources import WarehouseDbtResource

@@ -52,8 +52,8 @@ from pipelines.lib.exports import published_folders
 from pipelines.lib.ingest import quote_ident
 from pipelines.lib.warehouse import connect
 from pipelines.run import run_succeeded, run_warehouse_job
-from pipelines.settings import Settings, get_settings
-from tests.conftest import XS_DAYS, XS_SEED, XS_START
+from pipelines.settings import Settings
+from tests.conftest import XS_DAYS, XS_SEED, XS_START, point_at
 
 READER = Path(__file__).with_name("serving_reader.py")
 BIN = Path(sys.executable).parent
@@ -76,12 +76,11 @@ def warehouse(xs_warehouse, tmp_path: Path):
     saved = dict(os.environ)
     data = tmp_path / "data"
     shutil.copytree(xs_warehouse.data_dir, data, symlinks=True)
-    for var in ("CRM_LANDING_DIR", "DUCKDB_PATH", "CRM_DUCKDB_TEMP_DIR"):
-        os.environ.pop(var, None)
-    os.environ["CRM_DATA_DIR"] = str(data)
-    os.environ["DAGSTER_HOME"] = str(data / "dagster")  # the copy's run history, not ours
-    os.environ["CRM_DUCKDB_MEMORY_LIMIT"] = "2GB"
-    settings = get_settings()
+    env = pytest.MonkeyPatch()
+    # the copy's run history, not ours
+    settings = point_at(
+        env, data, DAGSTER_HOME=str(data / "dagster"), CRM_DUCKDB_MEMORY_LIMIT="2GB"
+    )
     generate(
         settings.landing_dir,
         settings.truth_dir,
@@ -92,6 +91,7 @@ def warehouse(xs_warehouse, tmp_path: Path):
         cadence="daily",
     )
     yield settings
+    env.undo()
     os.environ.clear()
     os.environ.update(saved)
 

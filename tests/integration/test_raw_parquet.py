@@ -15,7 +15,7 @@ from pipelines.lib.contracts import load_contracts
 from pipelines.lib.ingest import parquet_glob, parquet_load_path
 from pipelines.lib.warehouse import connect
 from pipelines.settings import get_settings
-from tests.conftest import materialise_ingest
+from tests.conftest import materialise_ingest, point_at
 
 CONTRACTS = load_contracts()
 
@@ -99,11 +99,7 @@ def test_parquet_only_serves_raw_tables_as_views_over_the_files(
 
     # The same exports loaded into tables give the same rows.
     # (the runs above exported the first warehouse's paths into the environment)
-    for var in ("CRM_LANDING_DIR", "DUCKDB_PATH", "CRM_DUCKDB_TEMP_DIR"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("CRM_DATA_DIR", str(tmp_path / "tables"))
-    monkeypatch.setenv("CRM_RAW_FORMAT", "duckdb")
-    tables = get_settings()
+    tables = point_at(monkeypatch, tmp_path / "tables", CRM_RAW_FORMAT="duckdb")
     _generate(tables)
     assert materialise_ingest(ingest_assets).success
     with connect(tables, read_only=True) as con:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.lib import serving
-from pipelines.settings import get_settings
+from tests.conftest import point_at
 
 READER = Path(__file__).with_name("serving_reader.py")
 
@@ -23,13 +23,10 @@ READER = Path(__file__).with_name("serving_reader.py")
 def warehouse(xs_warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     data = tmp_path / "data"
     shutil.copytree(xs_warehouse.data_dir, data, symlinks=True)
-    monkeypatch.setenv("CRM_DATA_DIR", str(data))
-    for var in ("CRM_LANDING_DIR", "DUCKDB_PATH", "CRM_DUCKDB_TEMP_DIR"):
-        monkeypatch.delenv(var, raising=False)
     # the copied run history: the serving asset's gate reads the session run's checks
-    monkeypatch.setenv("DAGSTER_HOME", str(data / "dagster"))
-    monkeypatch.setenv("CRM_DUCKDB_MEMORY_LIMIT", "2GB")
-    return get_settings()
+    return point_at(
+        monkeypatch, data, DAGSTER_HOME=str(data / "dagster"), CRM_DUCKDB_MEMORY_LIMIT="2GB"
+    )
 
 
 def _publish_serving_version_alone():

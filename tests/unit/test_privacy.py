@@ -22,6 +22,7 @@ from pipelines.lib.privacy import (
     resolve_salt,
 )
 from pipelines.settings import get_settings
+from tests.conftest import point_at
 
 STRONG = "0123456789abcdef0123456789abcdef"
 
@@ -93,9 +94,7 @@ def test_the_dbt_plugin_gives_every_cursor_the_salt_and_refuses_in_production(
 
 def test_a_production_run_without_salt_does_not_start(tmp_path: Path, monkeypatch):
     data = tmp_path / "data"
-    monkeypatch.setenv("CRM_DATA_DIR", str(data))
-    for var in ("CRM_LANDING_DIR", "DUCKDB_PATH", "CRM_DUCKDB_TEMP_DIR", "DAGSTER_HOME"):
-        monkeypatch.delenv(var, raising=False)
+    point_at(monkeypatch, data)
     monkeypatch.delenv(PII_SALT_ENV, raising=False)
     monkeypatch.setenv(ENVIRONMENT_ENV, "production")
     result = CliRunner().invoke(app, ["run"])

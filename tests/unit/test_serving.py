@@ -12,15 +12,12 @@ import pytest
 
 from pipelines.lib import serving
 from pipelines.settings import get_settings
+from tests.conftest import point_at
 
 
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("CRM_DATA_DIR", str(tmp_path / "data"))
-    for var in ("CRM_LANDING_DIR", "DUCKDB_PATH", "CRM_DUCKDB_TEMP_DIR"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("CRM_SERVING_KEEP", "2")
-    settings = get_settings()
+    settings = point_at(monkeypatch, tmp_path / "data", CRM_SERVING_KEEP="2")
     settings.duckdb_path.parent.mkdir(parents=True)
     with duckdb.connect(str(settings.duckdb_path)) as con:
         for schema in ("marts", "raw", "identity"):
