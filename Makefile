@@ -11,7 +11,7 @@ DAYS ?= 365
 
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup demo test test-fast parity bench lint format ui docs clean
+.PHONY: setup demo test test-fast parity bench lint lint-python lint-sql format ui docs clean
 
 # Re-sync whenever the lock, the project metadata or this recipe changes.
 # --compile-bytecode: where PYTHONDONTWRITEBYTECODE is set (these machines) no .pyc is ever
@@ -35,9 +35,10 @@ test: setup lint
 	$(BIN)/python -c "from pipelines.defs.dbt.project import prepare_manifest; prepare_manifest()"
 	$(BIN)/pytest -n 2 --dist loadgroup --durations=25
 
-# The loop while editing: lint and the unit tests (pure functions, dbt macros and Dagster
-# definitions on tiny inputs), about two minutes. CI runs `make test parity`.
-test-fast: setup lint
+# The loop while editing: ruff and the unit tests (pure functions, dbt macros and Dagster
+# definitions on tiny inputs), about two minutes; `make lint-sql` lints the models (a
+# minute more). CI runs `make test parity`.
+test-fast: setup lint-python
 	$(BIN)/python -c "from pipelines.defs.dbt.project import prepare_manifest; prepare_manifest()"
 	$(BIN)/pytest -n 2 --dist loadgroup tests/unit
 
@@ -50,11 +51,15 @@ parity: setup
 bench: setup
 	$(BIN)/crm-warehouse bench --scale $(SCALE) --seed $(SEED)
 
-# sqlfluff (.sqlfluff) compiles the models with the dbt templater, which opens the DuckDB
-# file of the profile: a scratch one, so linting never touches a warehouse.
-lint: setup
+lint: lint-python lint-sql
+
+lint-python: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# sqlfluff (.sqlfluff) compiles the models with the dbt templater, which opens the DuckDB
+# file of the profile: a scratch one, so linting never touches a warehouse. About a minute.
+lint-sql: setup
 	scratch=$$(mktemp -d) && trap 'rm -rf "$$scratch"' EXIT && \
 		eval "$$(CRM_DATA_DIR=$$scratch $(BIN)/crm-warehouse env)" && \
 		$(BIN)/sqlfluff lint dbt_project/models --processes 2
