@@ -45,9 +45,9 @@ social_figures as (
     cross join run_date
     where interactions.source = 'social_events'
         and interactions.customer_id is not null
-        and interactions.occurred_date <= run_date.as_of_date
-        and interactions.occurred_date > {{ dbt.dateadd(
-            'day', -var('social_engaged_window_days'), 'run_date.as_of_date') }}
+        and {{ in_days_ending_on(
+            'interactions.occurred_date', var('social_engaged_window_days'), 'run_date.as_of_date'
+        ) }}
     group by interactions.customer_id
 
 ),

@@ -27,9 +27,9 @@ window_orders as (
     cross join run_date
     where orders.is_paid
         and orders.customer_id is not null
-        and orders.order_date <= run_date.as_of_date
-        and orders.order_date > {{ dbt.dateadd(
-            'day', -var('loyalty_window_days'), 'run_date.as_of_date') }}
+        and {{ in_days_ending_on(
+            'orders.order_date', var('loyalty_window_days'), 'run_date.as_of_date'
+        ) }}
     group by orders.customer_id
 
 ),
