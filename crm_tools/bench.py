@@ -522,7 +522,6 @@ def run_benchmark(scale: str, seed: int = 42, nights: int = 0) -> dict:
     """Generate (cached), run from empty, run one incremental day and the same night again
     with nothing new, then ``nights`` more nights; measure the ceiling and CLV at a million
     customers; write bench/results/<scale>.json and return the figures."""
-    from pipelines.settings import export_to_environment
     from pipelines.summary import warehouse_figures
 
     cache, generated = cached_data(scale, seed)
@@ -532,7 +531,7 @@ def run_benchmark(scale: str, seed: int = 42, nights: int = 0) -> dict:
     for var in ("CRM_LANDING_DIR", "DUCKDB_PATH", "CRM_DUCKDB_TEMP_DIR", "DAGSTER_HOME"):
         os.environ.pop(var, None)
     os.environ["CRM_DATA_DIR"] = str(work)
-    settings = export_to_environment(get_settings())
+    settings = get_settings()
     link_tree(cache / "landing", settings.landing_dir)
 
     full_seconds, full, full_peaks, failure = _run(settings)

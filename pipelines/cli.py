@@ -16,12 +16,7 @@ from typing import Annotated
 import typer
 
 from pipelines.lib.warehouse import connect
-from pipelines.settings import (
-    DBT_PROJECT_DIR,
-    PROJECT_ROOT,
-    export_to_environment,
-    get_settings,
-)
+from pipelines.settings import DBT_PROJECT_DIR, PROJECT_ROOT, get_settings
 
 app = typer.Typer(
     help="CRM Warehouse: merchant exports -> DuckDB customer marts.", no_args_is_help=True
@@ -41,7 +36,7 @@ def generate(
     """Write sample exports of every channel into the landing folder, truth beside it."""
     from crm_tools.generator import generate as run_generator
 
-    settings = export_to_environment()
+    settings = get_settings()
     summary = run_generator(
         settings.landing_dir,
         settings.truth_dir,
@@ -72,7 +67,7 @@ def _run_and_summarise(
     # A person starting a run has waited for their own copy: folders are read once nothing
     # in them changed for a few seconds (--now: at once), not after the sensor's quiet period.
     quiet = 0 if now else min(settings.manual_quiet_seconds, settings.landing_quiet_seconds)
-    settings = export_to_environment(replace(settings, landing_quiet_seconds=quiet))
+    settings = replace(settings, landing_quiet_seconds=quiet)
     try:
         salt = resolve_salt(settings)
     except SaltError as refusal:
@@ -197,7 +192,7 @@ def versions() -> None:
     """List the published serving versions (newest last) with row counts per mart."""
     from pipelines.lib import serving
 
-    settings = export_to_environment()
+    settings = get_settings()
     current = serving.current_name(settings)
     published = serving.list_versions(settings)
     if not published:
@@ -223,7 +218,7 @@ def rollback(
     """Switch serving/current.duckdb (and serving/current) to an earlier version."""
     from pipelines.lib import serving
 
-    settings = export_to_environment()
+    settings = get_settings()
     try:
         version = serving.rollback(settings, to)
     except ValueError as exc:
@@ -237,17 +232,13 @@ def prune() -> None:
     """Apply the retention settings now (CRM_KEEP_RUNS, CRM_SERVING_KEEP): old Dagster runs,
     dbt artefacts, GE validation results and serving versions; a successful run does the
     same (GE results at its export step). Raw loads, quarantine and exports stay."""
-    import dagster as dg
-
     from pipelines import retention
+    from pipelines.definitions import defs
     from pipelines.lib import quality
-    from pipelines.run import prepare_environment
+    from pipelines.run import open_instance
 
     settings = get_settings()
-    prepare_environment(settings)  # DAGSTER_HOME: the run history to prune
-    from pipelines.definitions import defs  # after the environment is set
-
-    with dg.DagsterInstance.get() as instance:
+    with open_instance(settings) as instance:
         pruned = retention.apply(
             settings, instance, defs.resolve_asset_graph().asset_check_keys, validations=True
         )
@@ -261,7 +252,7 @@ def report() -> None:
     """Write the HTML customer report from the current warehouse and print its path."""
     from pipelines.lib.report import build_report
 
-    settings = export_to_environment()
+    settings = get_settings()
     with connect(settings, read_only=True) as con:
         path = build_report(con, settings.report_path)
     typer.echo(str(path))
@@ -272,7 +263,7 @@ def identity_report_cmd() -> None:
     """Pairwise precision / recall / F1 of identity resolution against the generator truth."""
     from pipelines.lib.identity_report import identity_report
 
-    settings = export_to_environment()
+    settings = get_settings()
     with connect(settings, read_only=True) as con:
         report = identity_report(con, settings.truth_dir)
     typer.echo(json.dumps(report, indent=2))
@@ -282,13 +273,13 @@ def identity_report_cmd() -> None:
 def dbt(ctx: typer.Context) -> None:
     """Run dbt on the project with the warehouse settings, e.g. `crm-warehouse dbt docs generate`
     or, on a local Spark, `crm-warehouse dbt build --target spark` (docs/scaling-out.md)."""
+    from pipelines.lib.dbt_invocation import DBT_EXECUTABLE, dbt_environment
     from pipelines.lib.spark import spark_target
 
-    settings = export_to_environment()
-    bin_dir = Path(sys.executable).parent
-    cmd = [str(bin_dir / "dbt"), *ctx.args, "--project-dir", str(DBT_PROJECT_DIR)]
+    settings = get_settings()
+    cmd = [str(DBT_EXECUTABLE), *ctx.args, "--project-dir", str(DBT_PROJECT_DIR)]
     cmd += ["--profiles-dir", str(DBT_PROJECT_DIR)]
-    env = os.environ | {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = dbt_environment(settings, os.environ)
     if spark_target(ctx.args):
         from pipelines.lib.privacy import SaltError
         from pipelines.lib.spark import spark_environment
@@ -328,7 +319,7 @@ def bench(
 @app.command()
 def env() -> None:
     """Print the resolved settings as shell exports (for `dagster dev` or dbt by hand)."""
-    settings = export_to_environment()
+    settings = get_settings()
     for key, value in settings.env().items():
         typer.echo(f"export {key}={value}")
     typer.echo(f"export DAGSTER_HOME={settings.dagster_home}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import TextIO
 
 import dagster as dg
@@ -30,10 +31,12 @@ def _clock(seconds: float) -> str:
 
 
 class RunProgress:
-    """Context manager: ``with RunProgress(run_id, total_steps): job.execute_in_process(...)``."""
+    """Context manager: ``with RunProgress(run_id, total_steps, home):
+    job.execute_in_process(...)``, ``home`` being the run's Dagster instance folder."""
 
-    def __init__(self, run_id: str, total_steps: int, stream: TextIO | None = None):
+    def __init__(self, run_id: str, total_steps: int, home: Path, stream: TextIO | None = None):
         self.run_id = run_id
+        self.home = home
         self.total_steps = total_steps
         self.stream = stream or sys.stderr
         self.live = self.stream.isatty()
@@ -57,7 +60,7 @@ class RunProgress:
     def _follow(self) -> None:
         cursor = None
         kinds = {DagsterEventType.STEP_START, *STEP_ENDS}
-        with dg.DagsterInstance.get() as instance:
+        with dg.DagsterInstance.from_config(str(self.home)) as instance:
             while True:
                 stopping = self._stop.is_set()  # read before the last poll: no event missed
                 connection = instance.get_records_for_run(self.run_id, cursor=cursor, of_type=kinds)

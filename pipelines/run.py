@@ -4,7 +4,6 @@ published. What the run is told (its summary) is pipelines/summary.py."""
 from __future__ import annotations
 
 import contextlib
-import os
 from datetime import date
 from pathlib import Path
 from typing import TextIO
@@ -14,13 +13,13 @@ from dagster._core.utils import make_new_run_id
 
 from pipelines.lib.privacy import resolve_salt
 from pipelines.progress import RunProgress
-from pipelines.settings import Settings, export_to_environment
+from pipelines.settings import Settings
 
 
-def prepare_environment(settings: Settings) -> None:
-    export_to_environment(settings)
-    os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home))
-    home = Path(os.environ["DAGSTER_HOME"])
+def prepare_instance_home(settings: Settings) -> Path:
+    """The run history's folder (DAGSTER_HOME, else under the data folder), created with
+    its dagster.yaml on first use."""
+    home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     # Default storage under DAGSTER_HOME; no telemetry (and no banner): runs are offline.
     # One run at a time when the daemon launches them: the working file has one writer.
@@ -30,6 +29,13 @@ def prepare_environment(settings: Settings) -> None:
             "telemetry:\n  enabled: false\nconcurrency:\n  runs:\n    max_concurrent_runs: 1\n",
             encoding="utf-8",
         )
+    return home
+
+
+def open_instance(settings: Settings) -> dg.DagsterInstance:
+    """The Dagster instance of the warehouse's run history, named by path: the process's
+    environment is not changed to point at it."""
+    return dg.DagsterInstance.from_config(str(prepare_instance_home(settings)))
 
 
 def run_warehouse_job(
@@ -45,11 +51,10 @@ def run_warehouse_job(
     complete deliveries dated within ``window``, as one run recorded in DAGSTER_HOME for
     the UI (``progress``: a stream to show it on); which dates: :func:`dates_to_run`. None
     when a window holds no complete delivery folder."""
-    prepare_environment(settings)
     # Refuse before anything runs when personal data cannot be hashed safely (production
     # without CRM_PII_SALT): SaltError says what to set.
     resolve_salt(settings)
-    from pipelines.definitions import defs  # after the environment is set
+    from pipelines.definitions import defs
     from pipelines.defs.dbt.build_config import build_run_config
     from pipelines.defs.partitions import dates_to_run, range_tags, register_landing_dates
 
@@ -59,16 +64,20 @@ def run_warehouse_job(
     job = defs.resolve_job_def("warehouse")
     run_config = {
         "loggers": {"console": {"config": {"log_level": log_level}}},
+        # A run started by hand may read folders sooner than the sensor (pipelines/cli.py).
+        "resources": {
+            "warehouse": {"config": {"landing_quiet_seconds": settings.landing_quiet_seconds}}
+        },
         # Only when asked: a selection without the dbt step has no op to configure.
         **(build_run_config(full_refresh=True) if full_refresh else {}),
     }
     tags = range_tags(dates[0], dates[-1])
     run_id = make_new_run_id()
     asset_keys = list(selection.resolve(defs.resolve_asset_graph())) if selection else None
-    with dg.DagsterInstance.get() as instance:
+    with open_instance(settings) as instance:
         register_landing_dates(instance, dates)
         with (
-            RunProgress(run_id, len(job.graph.nodes), progress)
+            RunProgress(run_id, len(job.graph.nodes), settings.dagster_home, progress)
             if progress
             else contextlib.nullcontext()
         ):

@@ -1,15 +1,16 @@
 """Paths and DuckDB limits: the one place they are declared.
 
-Every other module (Dagster resources, CLI, tests) calls :func:`get_settings`; the dbt
-profile reads the same values through the environment variables that
-:func:`export_to_environment` sets, so Dagster and dbt always point at one warehouse file.
+Every other module (Dagster resources, CLI, tests) calls :func:`get_settings`, a pure
+reading of the environment; the dbt profile reads the same values from the environment each
+dbt process is started with (:meth:`Settings.env`, through
+``pipelines.lib.dbt_invocation.dbt_environment``), so Dagster and dbt always point at one
+warehouse file. Nothing here writes to the environment.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import sys
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -265,17 +266,3 @@ def get_settings(environ: dict[str, str] | None = None) -> Settings:
         raw_format=raw_format,
         spark_driver_memory=env.get("CRM_SPARK_DRIVER_MEMORY") or DEFAULT_SPARK_DRIVER_MEMORY,
     )
-
-
-def export_to_environment(settings: Settings | None = None) -> Settings:
-    """Resolve the settings and publish them as environment variables for dbt subprocesses.
-
-    Also puts this interpreter's bin directory on PATH: dagster-dbt looks the ``dbt``
-    executable up on PATH, not beside ``sys.executable`` (STACK.md).
-    """
-    settings = settings or get_settings()
-    os.environ.update(settings.env())
-    bin_dir = str(Path(sys.executable).parent)
-    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
-    return settings

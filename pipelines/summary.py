@@ -384,7 +384,7 @@ def summarise(
     lines += [
         "",
         f"working warehouse (the pipeline's; BI tools use the serving file): {settings.duckdb_path}",
-        f"  Dagster UI: DAGSTER_HOME={os.environ.get('DAGSTER_HOME', settings.dagster_home)} "
+        f"  Dagster UI: DAGSTER_HOME={settings.dagster_home} "
         ".venv/bin/dagster dev -w workspace.yaml   (then open http://127.0.0.1:3000)",
     ]
     return "\n".join(lines)

@@ -130,15 +130,17 @@ def _exclusive(lock_file: Path):
 @contextlib.contextmanager
 def warehouse_environment(data: Path, **variables: str):
     """For the duration of the block, the process environment of a warehouse in data/
-    (its paths derived from CRM_DATA_DIR, 2 GB for DuckDB, plus ``variables``), exported as
-    a run exports it; yields its Settings. The environment is restored afterwards."""
-    from pipelines.settings import export_to_environment
-
+    (its paths derived from CRM_DATA_DIR, 2 GB for DuckDB, plus ``variables``) with the
+    variables a dbt process is given (Settings.env), so dbt run in this process
+    (:func:`dbt_in`) sees the same warehouse; yields its Settings. The environment is
+    restored afterwards."""
     saved = dict(os.environ)
     try:
         with pytest.MonkeyPatch.context() as env:
             settings = point_at(env, data, **{"CRM_DUCKDB_MEMORY_LIMIT": "2GB", **variables})
-            yield export_to_environment(settings)
+            for key, value in settings.env().items():
+                env.setenv(key, value)
+            yield settings
     finally:
         os.environ.clear()
         os.environ.update(saved)

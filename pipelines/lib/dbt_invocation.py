@@ -1,4 +1,5 @@
-"""One ``dbt build`` of the warehouse, without Dagster: its arguments, its artefact folder and the parse it reuses, and the figures its log lines carry.
+"""One ``dbt build`` of the warehouse, without Dagster: its environment, its arguments, its
+artefact folder and the parse it reuses, and the figures its log lines carry.
 
 The dbt asset (``pipelines/defs/dbt/assets.py``) starts dbt through dagster-dbt and turns
 what is read here into Dagster events; everything here is plain values, unit-tested in
@@ -8,7 +9,9 @@ milliseconds (tests/unit/test_dbt_invocation.py).
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,12 +19,29 @@ from typing import Any
 
 from pipelines.lib import retention
 from pipelines.lib.clv_scoring import FIT_LOG_PREFIX
+from pipelines.settings import Settings
+
+# The dbt installed beside this interpreter (uv.lock), whatever PATH holds.
+DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"
 
 # dbt's parse state; reused by the next invocation against the same data directory.
 PARTIAL_PARSE = "partial_parse.msgpack"
 
 # The line each model's post-hook logs (macros/observability/report_table_figures.sql).
 FIGURES_PREFIX = "crm_table_figures "
+
+
+def dbt_environment(settings: Settings, base: Mapping[str, str], **values: str) -> dict[str, str]:
+    """The environment of one dbt process, built where dbt starts (the dbt asset, the parse
+    of the manifest, ``crm-warehouse dbt``) instead of written into this process's: ``base``
+    (the caller's environment: credentials, DBT_* options), then the settings profiles.yml
+    and the macros read, then this invocation's ``values``. This interpreter's bin directory
+    comes first on PATH, so whatever dbt starts by name is the locked one too."""
+    path = base.get("PATH", "")
+    bin_dir = str(DBT_EXECUTABLE.parent)
+    if bin_dir not in path.split(os.pathsep):
+        path = os.pathsep.join(filter(None, [bin_dir, path]))
+    return {**base, **settings.env(), **values, "PATH": path}
 
 
 def build_args(full_refresh: bool = False) -> list[str]:

@@ -19,7 +19,7 @@ from pipelines.lib.contracts import load_contracts
 from pipelines.lib.exports import published_folders
 from pipelines.lib.identity_report import identity_report
 from pipelines.lib.warehouse import connect
-from pipelines.run import run_succeeded, run_warehouse_job
+from pipelines.run import open_instance, run_succeeded, run_warehouse_job
 from pipelines.summary import summarise
 from tests.conftest import XS_DAYS, XS_SEED, XS_START, warehouse_environment
 
@@ -399,7 +399,7 @@ def test_second_run_changes_nothing(warehouse):
     assert moved.manifest["linked"] == sorted(first.rows) and moved.rows == first.rows
     # Retention after the successful run (CRM_KEEP_RUNS=1): the copied session run held no
     # latest result any more, so its history and dbt artefacts are gone.
-    with dg.DagsterInstance.get() as instance:
+    with open_instance(settings) as instance:
         assert [r.run_id for r in instance.get_runs()] == [result.run_id]
         # Publishing again: no mart changed and nothing moved, so no version; the step
         # succeeds and the summary says which version stays.

@@ -15,14 +15,14 @@ from typer.testing import CliRunner
 from crm_tools.generator import generate
 from pipelines.cli import app
 from pipelines.run import run_warehouse_job
-from pipelines.settings import export_to_environment, get_settings
+from pipelines.settings import get_settings
 
 
 def test_identity_precision_and_recall_at_scale_s(data_dir: Path, monkeypatch):
     # A subset run: dbt's default (eager) indirect selection would also run the tests that
     # join a selected model to one left out (order lines), which then do not exist.
     monkeypatch.setenv("DBT_INDIRECT_SELECTION", "cautious")
-    settings = export_to_environment(get_settings())
+    settings = get_settings()
     generate(
         settings.landing_dir,
         settings.truth_dir,

@@ -365,15 +365,14 @@ def test_exports_refuse_to_publish_when_run_alone_after_a_failed_check(warehouse
 
     from pipelines.definitions import publish
     from pipelines.resources import WarehouseResource
-    from pipelines.run import prepare_environment
+    from pipelines.run import open_instance
 
     rewrite_csv(delivery_file(warehouse, "shopify_orders"), placeholder_burst)
     first = run_warehouse_job(warehouse)
     assert not run_succeeded(first)
     before = export_digests(warehouse)
 
-    prepare_environment(warehouse)
-    with dg.DagsterInstance.get() as instance:
+    with open_instance(warehouse) as instance:
         alone = dg.materialize(
             [publish.segment_exports],
             instance=instance,

@@ -71,3 +71,21 @@ def test_a_python_model_line_gives_its_metadata():
     )
     assert dbt_invocation.model_metadata({"data": {"base_msg": "Running with dbt"}}) is None
     assert dbt_invocation.model_metadata({"info": {"msg": "no data"}}) is None
+
+
+def test_dbt_gets_the_settings_as_its_own_environment(tmp_path: Path):
+    from pipelines.settings import get_settings
+
+    settings = get_settings({"CRM_DATA_DIR": str(tmp_path)})
+    base = {"PATH": "/usr/bin", "DBT_INDIRECT_SELECTION": "cautious", "DUCKDB_PATH": "/old"}
+    env = dbt_invocation.dbt_environment(settings, base, CRM_REBUILD_MODELS="orders")
+    # the caller's variables pass through, the settings win over them, the run's come last
+    assert env["DBT_INDIRECT_SELECTION"] == "cautious"
+    assert env["DUCKDB_PATH"] == str(tmp_path / "warehouse.duckdb")
+    assert env["CRM_REBUILD_MODELS"] == "orders"
+    assert {k: env[k] for k in settings.env()} == settings.env()
+    # the locked dbt's folder first on PATH, once
+    bin_dir = str(dbt_invocation.DBT_EXECUTABLE.parent)
+    assert env["PATH"] == f"{bin_dir}{os.pathsep}/usr/bin"
+    assert dbt_invocation.dbt_environment(settings, env)["PATH"] == env["PATH"]
+    assert base == {"PATH": "/usr/bin", "DBT_INDIRECT_SELECTION": "cautious", "DUCKDB_PATH": "/old"}

@@ -4,19 +4,13 @@ One ``dbt build`` per run builds every model, the CLV fit included (a dbt Python
 models/marts/customer_value/customer_clv.py), and runs their data tests.
 """
 
-import contextlib
 import functools
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import (
-    DagsterDbtTranslator,
-    DagsterDbtTranslatorSettings,
-    DbtCliResource,
-    dbt_assets,
-)
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, dbt_assets
 
 from pipelines.defs.dbt import fingerprints, test_checks
 from pipelines.defs.dbt.build_config import DBT_BUILD_OP, DbtBuildConfig
@@ -24,6 +18,7 @@ from pipelines.defs.dbt.project import dbt_project, prepare_manifest
 from pipelines.defs.partitions import dbt_test_rows, run_period, window_of
 from pipelines.lib import dbt_invocation
 from pipelines.lib.observe import preview_markdown
+from pipelines.resources import WarehouseDbtResource
 from pipelines.settings import get_settings
 
 
@@ -64,22 +59,9 @@ translator = CrmDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset
 manifest = prepare_manifest()
 
 
-@contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    """Set ``values`` while dagster-dbt starts dbt (it hands dbt a copy of os.environ)."""
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
+def _dbt_build(
+    context: dg.AssetExecutionContext, dbt: WarehouseDbtResource, config: DbtBuildConfig
+):
     test_checks.require_whole_selection(context)
     settings = get_settings()
     target = dbt_invocation.new_invocation_dir(
@@ -95,15 +77,20 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: D
     rows = dbt_test_rows(window, config.full_refresh)
     if rows == "night":
         context.log.info("dbt tests of the models kept by key read the rows this run writes")
-    with _environment(
-        {fingerprints.REBUILD_ENV: ",".join(rebuild), fingerprints.TEST_ROWS_ENV: rows}
-    ):
-        invocation = dbt.cli(
-            dbt_invocation.build_args(config.full_refresh),
-            context=context,
-            raise_on_error=False,
-            target_path=target,
-        )
+    # What the macros read this night (models to rebuild, rows to test) goes to this dbt
+    # process only.
+    env = dbt_invocation.dbt_environment(
+        settings,
+        os.environ,
+        **{fingerprints.REBUILD_ENV: ",".join(rebuild), fingerprints.TEST_ROWS_ENV: rows},
+    )
+    invocation = dbt.cli(
+        dbt_invocation.build_args(config.full_refresh),
+        env=env,
+        context=context,
+        raise_on_error=False,
+        target_path=target,
+    )
     yield from with_table_figures(invocation)
     # The event stream ends when dbt closes stdout, but the process can still hold DuckDB's
     # write lock for a moment; the next step (CLV, report) would then fail to connect.
@@ -176,5 +163,7 @@ def with_table_figures(invocation):
     dagster_dbt_translator=translator,
     name=DBT_BUILD_OP,
 )
-def crm_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
+def crm_dbt_models(
+    context: dg.AssetExecutionContext, dbt: WarehouseDbtResource, config: DbtBuildConfig
+):
     yield from _dbt_build(context, dbt, config)

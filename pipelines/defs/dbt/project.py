@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from dagster_dbt import DbtProject
+from dagster_dbt.dbt_project import DagsterDbtProjectPreparer
 
-from pipelines.settings import DBT_PROJECT_DIR, export_to_environment
-
-# profiles.yml reads these; they must be set before dbt parses.
-export_to_environment()
+from pipelines.lib.dbt_invocation import dbt_environment
+from pipelines.resources import WarehouseDbtResource
+from pipelines.settings import DBT_PROJECT_DIR, get_settings
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 _SOURCES = ("models", "macros", "seeds", "tests", "dbt_project.yml")
+
+
+class _WarehouseProjectPreparer(DagsterDbtProjectPreparer):
+    """dagster-dbt's preparer (``dbt parse`` under its lock, so concurrent processes parse
+    once), with dbt started by WarehouseDbtResource: profiles.yml reads the warehouse's
+    settings from the environment it is given, not from this process's."""
+
+    def _prepare_manifest(self, project: DbtProject) -> None:
+        env = dbt_environment(get_settings(), os.environ)
+        resource = WarehouseDbtResource(project_dir=project)
+        resource.cli(["parse", "--quiet"], env=env, target_path=project.target_path).wait()
+        self._invalidate_seeds_in_partial_parse(project)
 
 
 def _newest_source_mtime(project_dir: Path) -> float:
@@ -31,5 +44,5 @@ def prepare_manifest() -> Path:
     seed or test file (a mere existence check would keep a stale manifest)."""
     manifest = dbt_project.manifest_path
     if not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime(DBT_PROJECT_DIR):
-        dbt_project.preparer.prepare(dbt_project)
+        _WarehouseProjectPreparer().prepare(dbt_project)
     return manifest
