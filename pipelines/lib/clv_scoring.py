@@ -25,9 +25,6 @@ from pipelines.lib.ingest import write_parquet
 
 STATUS_PREDICTED = "predicted"
 STATUS_INSUFFICIENT = "insufficient_history"
-# The line the model logs its figures on; the dbt asset adds them to customer_clv's
-# materialisation (pipelines/defs/dbt/assets.py).
-FIT_LOG_PREFIX = "crm_model_metadata "
 
 # Predictive columns and their DuckDB types, in table order (null when not predicted).
 PREDICTED_COLUMNS = {

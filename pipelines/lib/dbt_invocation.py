@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.lib import retention
-from pipelines.lib.clv_scoring import FIT_LOG_PREFIX
 from pipelines.settings import Settings
 
 # The dbt installed beside this interpreter (uv.lock), whatever PATH holds.
@@ -29,6 +28,9 @@ PARTIAL_PARSE = "partial_parse.msgpack"
 
 # The line each model's post-hook logs (macros/observability/report_table_figures.sql).
 FIGURES_PREFIX = "crm_table_figures "
+# The line a Python model logs its figures on (the CLV fit, pipelines/lib/clv_scoring.py);
+# the dbt asset adds them to the model's materialisation.
+FIT_LOG_PREFIX = "crm_model_metadata "
 
 
 def dbt_environment(settings: Settings, base: Mapping[str, str], **values: str) -> dict[str, str]:

@@ -8,8 +8,7 @@ import os
 from pathlib import Path
 
 from pipelines.lib import dbt_invocation
-from pipelines.lib.clv_scoring import FIT_LOG_PREFIX
-from pipelines.lib.dbt_invocation import PARTIAL_PARSE
+from pipelines.lib.dbt_invocation import FIT_LOG_PREFIX, PARTIAL_PARSE
 
 
 def test_an_invocation_starts_from_the_parse_the_last_one_kept(tmp_path: Path):

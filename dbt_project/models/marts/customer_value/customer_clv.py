@@ -15,6 +15,7 @@ def model(dbt, session):
     from dbt.adapters.events.logging import AdapterLogger
 
     from pipelines.lib import clv_scoring
+    from pipelines.lib.dbt_invocation import FIT_LOG_PREFIX
     from pipelines.settings import get_settings
 
     scored = clv_scoring.score_customers(session, dbt.ref("int_customer_purchases_summarised"))
@@ -22,7 +23,5 @@ def model(dbt, session):
     if settings.raw_to_parquet:
         clv_scoring.write_portable_copy(session, scored.table, settings.clv_parquet_path)
     # The fit's figures reach the model's Dagster materialisation through dbt's log.
-    AdapterLogger("crm_warehouse").info(
-        clv_scoring.FIT_LOG_PREFIX + json.dumps({"metadata": scored.metadata})
-    )
+    AdapterLogger("crm_warehouse").info(FIT_LOG_PREFIX + json.dumps({"metadata": scored.metadata}))
     return scored.table
