@@ -34,6 +34,28 @@ def point_at(env: pytest.MonkeyPatch, data: Path, **variables: str):
     return get_settings()
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Make ``xdist_group`` marks group again under ``--dist loadgroup``.
+
+    pytest-xdist 3.8 sends a group's tests to one worker by suffixing each test's node id
+    with ``@<group>`` through ``item._nodeid``, which pytest 9.2 no longer reads (node ids
+    are structured): the marks were silently ignored, and a module's expensive fixture was
+    built on both workers (pytest-xdist#1386). Until xdist sets it, the suffix is set on the
+    structured id here (DECISIONLOG.md, Tests)."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        marks = item.iter_markers("xdist_group")
+        groups = sorted(
+            {str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in marks}
+        )
+        if groups and "@" not in item.nodeid.rpartition("]")[2]:
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(groups)}")
+
+
 @pytest.fixture(autouse=True)
 def _no_current_dagster_state_storage():
     """Each test starts with no "current" Dagster state storage.

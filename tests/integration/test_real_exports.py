@@ -77,9 +77,7 @@ def _records(path: Path, encoding: str = "utf-8-sig") -> list[dict[str, str]]:
         return [dict(zip(header, (v.strip() for v in row), strict=False)) for row in reader if row]
 
 
-# Session scope: pytest-xdist can hand this module's tests to a worker in two batches with
-# another module's tests between them, and a module fixture would then run twice (110 s each).
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory, real_exports: Path):
     """Copy everything into landing the way a person does, run `crm-warehouse run` once."""
     data = tmp_path_factory.mktemp("real_exports") / "data"
