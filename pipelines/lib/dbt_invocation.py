@@ -8,8 +8,10 @@ milliseconds (tests/unit/test_dbt_invocation.py).
 
 from __future__ import annotations
 
+import contextvars
 import json
 import os
+import pprint
 import shutil
 import sys
 from collections.abc import Mapping
@@ -17,8 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgpack
+import yaml
+
 from pipelines.lib import retention
-from pipelines.settings import Settings
+from pipelines.settings import DBT_PROJECT_DIR, Settings
 
 # The dbt installed beside this interpreter (uv.lock), whatever PATH holds.
 DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"
@@ -55,18 +60,85 @@ def build_args(full_refresh: bool = False) -> list[str]:
     return args
 
 
-def new_invocation_dir(artifacts_dir: Path, op_name: str, run_id: str) -> Path:
+def new_invocation_dir(
+    artifacts_dir: Path, op_name: str, run_id: str, checkout_parse: Path | None = None
+) -> Path:
     """A new artefact folder for one dbt invocation, under the warehouse's data directory
     (not dbt_project/target: one checkout can serve several data directories), holding
-    the parse of the previous invocation. The profile (warehouse path) and vars are part of
-    dbt's parse state, so a parse is reusable only by invocations against the same data
-    directory: it is kept there."""
+    the parse of the previous invocation against this data directory, else
+    ``checkout_parse`` (the checkout's, written by prepare_manifest) for a new one. Either
+    may have been made for another profile (a copied or moved warehouse, another data
+    directory): :func:`adopt_parse` makes it valid for this one."""
     target = artifacts_dir / retention.invocation_name(op_name, run_id)
     target.mkdir(parents=True)
     kept = artifacts_dir / PARTIAL_PARSE
-    if kept.exists():
-        shutil.copyfile(kept, target / PARTIAL_PARSE)
+    source = kept if kept.exists() else checkout_parse
+    if source is not None and source.exists():
+        shutil.copyfile(source, target / PARTIAL_PARSE)
     return target
+
+
+def _profile_credentials(env: Mapping[str, str], project_dir: Path):
+    """The credentials of the project's profile (its default target) as ``env`` renders
+    profiles.yml, by dbt's own rendering. ``env`` is what env_var() reads, set in a context
+    of its own: nothing is written to this process's environment."""
+    from dbt.config.profile import Profile, read_profile
+    from dbt.config.renderer import ProfileRenderer
+    from dbt_common.context import set_invocation_context
+
+    project = yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))
+    name = project["profile"]
+
+    def render():
+        set_invocation_context(dict(env))
+        raw = read_profile(str(project_dir))[name]
+        target, data = Profile.render_profile(raw, name, None, ProfileRenderer({}))
+        return Profile._credentials_from_profile(data, name, target)
+
+    return contextvars.copy_context().run(render)
+
+
+def profile_checksum(env: Mapping[str, str], project_dir: Path = DBT_PROJECT_DIR) -> str:
+    """The hash dbt keeps in its parse state of the connection details of the profile that
+    ``env`` renders (dbt.parser.manifest.ManifestLoader.build_manifest_state_check)."""
+    return _connection_checksum(_profile_credentials(env, project_dir))
+
+
+def _connection_checksum(credentials) -> str:
+    from dbt.contracts.files import FileHash
+
+    connection = sorted(credentials.connection_info())
+    return FileHash.from_contents(pprint.pformat(connection)).checksum
+
+
+def adopt_parse(parse: Path, env: Mapping[str, str], project_dir: Path = DBT_PROJECT_DIR) -> str:
+    """Make the dbt parse state in ``parse`` reusable by a dbt started with ``env``:
+    "adopted" when it was re-stamped, "kept" when it already was, "absent" without one,
+    "other adapter" when it was made for another adapter (a Spark parse: left to dbt,
+    which parses in full).
+
+    dbt keeps a hash of the profile's connection details (for DuckDB the warehouse file,
+    memory limit and spill folder) in its parse state, and parses every file again (10 s
+    and more) when it differs, because Jinja could read them while parsing. This project's
+    Jinja does not (tests/integration/test_dbt_parse_adoption.py: the adopted parse gives
+    the manifest of a full parse), so a parse made for another data directory is valid
+    here once it carries this profile's hash. The rest of dbt's check still applies (vars
+    and target name, dbt version, project files, the environment variables each file
+    read). dagster-dbt edits this file too (its preparer's _invalidate_seeds_in_partial_parse)."""
+    if not parse.exists():
+        return "absent"
+    state = msgpack.unpackb(parse.read_bytes(), strict_map_key=False)
+    credentials = _profile_credentials(env, project_dir)
+    if state["metadata"].get("adapter_type") != credentials.type:
+        return "other adapter"
+    checksum = _connection_checksum(credentials)
+    if state["state_check"]["profile_hash"].get("checksum") == checksum:
+        return "kept"
+    state["state_check"]["profile_hash"] = {"name": "sha256", "checksum": checksum}
+    staged = parse.with_name(f".{parse.name}.adopting")
+    staged.write_bytes(msgpack.packb(state))
+    staged.replace(parse)
+    return "adopted"
 
 
 def keep_invocation(target: Path, keep_runs: int) -> None:

@@ -412,6 +412,10 @@ def test_second_run_changes_nothing(warehouse):
     assert f"serving unchanged, still {moved.name}" in summarise(settings, again)
     runs = {retention.run_of(f) for f in settings.dbt_artifacts_dir.iterdir() if f.is_dir()}
     assert runs == {result.run_id[:8]}
+    # The parse copied with the folder was made for the session's place: re-stamped for
+    # this one (dbt_invocation.adopt_parse), dbt reused it instead of parsing it all again.
+    (dbt_log,) = settings.dbt_artifacts_dir.glob("*/dbt.log")
+    assert "Unable to do partial parsing" not in dbt_log.read_text(encoding="utf-8")
 
 
 def test_a_new_day_adds_exactly_its_rows(warehouse):

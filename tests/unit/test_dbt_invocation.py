@@ -27,6 +27,63 @@ def test_an_invocation_starts_from_the_parse_the_last_one_kept(tmp_path: Path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staged leftovers
 
 
+def test_a_new_data_directory_starts_from_the_checkouts_parse(tmp_path: Path):
+    checkout = tmp_path / "checkout_target" / PARTIAL_PARSE
+    checkout.parent.mkdir()
+    checkout.write_bytes(b"parse of the checkout")
+    artifacts = tmp_path / "data" / "dbt"
+    first = dbt_invocation.new_invocation_dir(artifacts, "crm_dbt_models", "a" * 36, checkout)
+    assert (first / PARTIAL_PARSE).read_bytes() == b"parse of the checkout"
+    (first / PARTIAL_PARSE).write_bytes(b"parse of run a")
+    dbt_invocation.keep_invocation(first, keep_runs=5)
+    # once this data directory kept a parse, that one is the start
+    second = dbt_invocation.new_invocation_dir(artifacts, "crm_dbt_models", "b" * 36, checkout)
+    assert (second / PARTIAL_PARSE).read_bytes() == b"parse of run a"
+    missing = tmp_path / "none" / PARTIAL_PARSE  # a checkout never parsed: dbt parses in full
+    third = dbt_invocation.new_invocation_dir(tmp_path / "new", "crm_dbt_models", "c" * 36, missing)
+    assert not (third / PARTIAL_PARSE).exists()
+
+
+def test_a_parse_made_for_another_profile_is_restamped_for_this_one(tmp_path: Path):
+    """Only the profile's hash changes (tests/integration/test_dbt_parse_adoption.py shows
+    dbt then reuses the parse and that it equals a full one)."""
+    import msgpack
+
+    from pipelines.settings import get_settings
+
+    def env_of(folder: str) -> dict[str, str]:
+        settings = get_settings({"CRM_DATA_DIR": str(tmp_path / folder)})
+        return dbt_invocation.dbt_environment(settings, {"PATH": "/usr/bin"})
+
+    parse = tmp_path / PARTIAL_PARSE
+    assert dbt_invocation.adopt_parse(parse, env_of("a")) == "absent"
+    made_elsewhere = {
+        "metadata": {"adapter_type": "duckdb"},
+        "nodes": {"model.crm_warehouse.orders": {"raw_code": "select 1"}},
+        "state_check": {
+            "vars_hash": {"name": "sha256", "checksum": "v"},
+            "profile_hash": {"name": "sha256", "checksum": "of another data directory"},
+        },
+    }
+    parse.write_bytes(msgpack.packb(made_elsewhere))
+    assert dbt_invocation.adopt_parse(parse, env_of("a")) == "adopted"
+    adopted = msgpack.unpackb(parse.read_bytes())
+    checksum_a = dbt_invocation.profile_checksum(env_of("a"))
+    assert adopted["state_check"]["profile_hash"] == {"name": "sha256", "checksum": checksum_a}
+    made_elsewhere["state_check"]["profile_hash"] = adopted["state_check"]["profile_hash"]
+    assert adopted == made_elsewhere  # nothing else changed
+    assert dbt_invocation.adopt_parse(parse, env_of("a")) == "kept"
+    # another warehouse file is another profile
+    assert dbt_invocation.profile_checksum(env_of("b")) != checksum_a
+    assert dbt_invocation.adopt_parse(parse, env_of("b")) == "adopted"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staged leftovers
+    # a parse for another adapter (a Spark run's) is never passed off as DuckDB's
+    made_elsewhere["metadata"]["adapter_type"] = "spark"
+    parse.write_bytes(msgpack.packb(made_elsewhere))
+    assert dbt_invocation.adopt_parse(parse, env_of("a")) == "other adapter"
+    assert msgpack.unpackb(parse.read_bytes()) == made_elsewhere
+
+
 def test_keeping_an_invocation_prunes_the_folders_of_older_runs(tmp_path: Path):
     folders = []
     for i, run in enumerate(("a", "b", "c")):

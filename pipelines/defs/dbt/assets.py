@@ -65,7 +65,10 @@ def _dbt_build(
     test_checks.require_whole_selection(context)
     settings = get_settings()
     target = dbt_invocation.new_invocation_dir(
-        settings.dbt_artifacts_dir, context.op_execution_context.op.name, context.run.run_id
+        settings.dbt_artifacts_dir,
+        context.op_execution_context.op.name,
+        context.run.run_id,
+        checkout_parse=dbt_project.manifest_path.with_name(dbt_invocation.PARTIAL_PARSE),
     )
     window = window_of(context)
     wanted, rebuild = fingerprints.rebuild_request(settings, manifest, run_period(settings, window))
@@ -84,6 +87,10 @@ def _dbt_build(
         os.environ,
         **{fingerprints.REBUILD_ENV: ",".join(rebuild), fingerprints.TEST_ROWS_ENV: rows},
     )
+    try:
+        dbt_invocation.adopt_parse(target / dbt_invocation.PARTIAL_PARSE, env)
+    except Exception as exc:  # only time is at stake: dbt then parses the project in full
+        context.log.warning(f"dbt parses the whole project: its last parse is unusable ({exc!r})")
     invocation = dbt.cli(
         dbt_invocation.build_args(config.full_refresh),
         env=env,
