@@ -130,8 +130,9 @@ class WarehouseDbtResource(DbtCliResource):
         }
         if params.indirect_selection:
             process_env[DBT_INDIRECT_SELECTION_ENV] = params.indirect_selection
-        profile_args = [*(["--profile", self.profile] if self.profile else [])]
-        profile_args += ["--target", self.target] if self.target else []
+        profile_args = (["--profile", self.profile] if self.profile else []) + (
+            ["--target", self.target] if self.target else []
+        )
         return DbtCliInvocation.run(
             args=[
                 self.dbt_executable,

@@ -149,6 +149,14 @@ def _exclusive(lock_file: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def set_dbt_variables(env: pytest.MonkeyPatch, settings) -> None:
+    """Set in this process the variables a dbt process is given (Settings.env), for dbt run
+    in it (:func:`dbt_in`, the in-process runners of the incremental tests); ``env``
+    restores them."""
+    for key, value in settings.env().items():
+        env.setenv(key, value)
+
+
 @contextlib.contextmanager
 def warehouse_environment(data: Path, **variables: str):
     """For the duration of the block, the process environment of a warehouse in data/
@@ -160,8 +168,7 @@ def warehouse_environment(data: Path, **variables: str):
     try:
         with pytest.MonkeyPatch.context() as env:
             settings = point_at(env, data, **{"CRM_DUCKDB_MEMORY_LIMIT": "2GB", **variables})
-            for key, value in settings.env().items():
-                env.setenv(key, value)
+            set_dbt_variables(env, settings)
             yield settings
     finally:
         os.environ.clear()

@@ -61,7 +61,7 @@ from pipelines.lib.ingest import ensure_raw_tables, load_file
 from pipelines.lib.landing import discover
 from pipelines.lib.warehouse import connect
 from pipelines.settings import DBT_PROJECT_DIR, Settings, get_settings
-from tests.conftest import deliver
+from tests.conftest import deliver, set_dbt_variables
 
 pytestmark = pytest.mark.xdist_group("incremental_facts")
 
@@ -722,8 +722,7 @@ def test_incremental_daily_runs_equal_full_refresh(
         monkeypatch.setenv("DUCKDB_PATH", str(data_dir / name / "warehouse.duckdb"))
         settings[name] = get_settings()
     a, b = settings["a"], settings["b"]
-    for key, value in a.env().items():
-        monkeypatch.setenv(key, value)
+    set_dbt_variables(monkeypatch, a)
     dbt = Dbt(tmp_path / "target")
     order_id = f"shopify_orders:{order}"
 
@@ -998,8 +997,7 @@ def test_incremental_daily_runs_equal_full_refresh(
     # --- warehouse B: everything at once, one full refresh ----------------------------------
     # (before the reporting currency changes below: that night rebuilds everything
     # downstream of orders in full, which would hide a stale row of any of them)
-    for key, value in b.env().items():
-        monkeypatch.setenv(key, value)
+    set_dbt_variables(monkeypatch, b)
     ingest(b, None)
     dbt("seed")
     dbt("run", *SELECT, "--full-refresh")
@@ -1026,8 +1024,7 @@ def test_incremental_daily_runs_equal_full_refresh(
             "create or replace table kept.recommendations as "
             "select * exclude (_built_at) from marts.product_recommendations"
         )
-    for key, value in a.env().items():
-        monkeypatch.setenv(key, value)
+    set_dbt_variables(monkeypatch, a)
     dbt("run", "--select", "product_recommendations", "--full-refresh")
     DuckDBConnectionManager.close_all_connections()
     assert query(
@@ -1079,8 +1076,7 @@ def test_incremental_daily_runs_equal_full_refresh(
     # A bad value planted in an old row of a model kept by key: the night's tests read only
     # the rows of the model's last write and pass; every row is read otherwise, and the
     # accepted_values test finds it. The grain test (unique) reads every row either way.
-    for key, value in a.env().items():
-        monkeypatch.setenv(key, value)
+    set_dbt_variables(monkeypatch, a)
     with connect(a) as con:
         con.execute(
             "update intermediate.int_identity_records_unioned set channel = 'bogus' "

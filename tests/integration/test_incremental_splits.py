@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
 from pipelines.settings import get_settings
-from tests.conftest import deliver
+from tests.conftest import deliver, set_dbt_variables
 from tests.integration.test_incremental_facts import (  # noqa: F401 (a fixture)
     DAYS,
     NEXT_WEEK,
@@ -60,8 +60,7 @@ def test_any_split_into_nights_gives_the_full_build(
         # manifest is parsed once
         monkeypatch.setenv("DUCKDB_PATH", str(data_dir / name / "warehouse.duckdb"))
         built = get_settings()
-        for key, value in built.env().items():
-            monkeypatch.setenv(key, value)
+        set_dbt_variables(monkeypatch, built)
         return built
 
     full = warehouse("full")
