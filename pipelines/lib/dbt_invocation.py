@@ -2,8 +2,9 @@
 artefact folder and the parse it reuses, and the figures its log lines carry.
 
 The dbt asset (``pipelines/defs/dbt/assets.py``) starts dbt through dagster-dbt and turns
-what is read here into Dagster events; everything here is plain values, unit-tested in
-milliseconds (tests/unit/test_dbt_invocation.py).
+what is read here into Dagster events. Everything here works on plain values and files,
+unit-tested without Dagster (tests/unit/test_dbt_invocation.py); only :func:`adopt_parse`
+imports dbt (its profile rendering, under a second), once per dbt step.
 """
 
 from __future__ import annotations
