@@ -122,7 +122,7 @@ def adopt_parse(parse: Path, env: Mapping[str, str], project_dir: Path = DBT_PRO
     memory limit and spill folder) in its parse state, and parses every file again (10 s
     and more) when it differs, because Jinja could read them while parsing. This project's
     Jinja does not (tests/integration/test_dbt_parse_adoption.py: the adopted parse gives
-    the manifest of a full parse), so a parse made for another data directory is valid
+    the manifest of the parse it came from), so a parse made for another data directory is valid
     here once it carries this profile's hash. The rest of dbt's check still applies (vars
     and target name, dbt version, project files, the environment variables each file
     read). dagster-dbt edits this file too (its preparer's _invalidate_seeds_in_partial_parse)."""

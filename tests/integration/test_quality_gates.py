@@ -1,10 +1,12 @@
 """Quality gates on real runs: a bad delivery stops publication at a named check, the
 published exports stay byte-identical, and once the delivery is corrected a rerun publishes.
 
-Every test starts from a copy of the published XS warehouse with January 2026 generated
-into landing (not yet ingested), spoils January files, runs the real Dagster job, then
-re-delivers the clean files under the same names and runs again. The raw-delivery faults
-share one night (each stops at its own gate), as each full run costs a minute or two.
+The module is one merchant's January, night after night, in file order (one xdist group):
+a copy of the published XS warehouse with January 2026 generated into landing (not yet
+ingested). Each fault test spoils January files, runs the real Dagster job, asserts where
+it stopped, then re-delivers the clean files under the same names, so the next night
+re-reads them; the last night publishes everything corrected. The raw-delivery faults
+share one night (each stops at its own gate), as each run costs a minute or two.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ from pipelines.lib.exports import GATED_OUTPUTS, published_folders, read_manifes
 from pipelines.lib.landing import DELIVERY_MARKER
 from pipelines.lib.quality import load_suites as quality_suites
 from pipelines.run import published, run_succeeded, run_warehouse_job
-from pipelines.settings import Settings, get_settings
+from pipelines.settings import Settings
 from pipelines.summary import check_summary, summarise
-from tests.conftest import XS_SEED
+from tests.conftest import XS_SEED, warehouse_environment
 
 NEXT_MONTH_START = date(2026, 1, 1)
 NEXT_MONTH_DAYS = 31
@@ -37,9 +39,13 @@ PUBLISHED_AS_OF = "2025-12-31"
 PLACEHOLDER_EMAIL = "noemail@example.com"
 
 
+pytestmark = pytest.mark.xdist_group("quality_gates")
+
+
 @pytest.fixture(scope="module")
-def next_month(xs_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The published XS warehouse (exports of 2025-12-31) plus January 2026 in landing."""
+def warehouse(xs_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory):
+    """A private copy of the published XS warehouse (exports of 2025-12-31) plus January 2026
+    in landing, the environment pointing at it; shared by the module's nights in order."""
     data = tmp_path_factory.mktemp("quality_gates") / "data"
     shutil.copytree(xs_warehouse.data_dir, data, symlinks=True)
     generate(
@@ -50,20 +56,8 @@ def next_month(xs_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory)
         start_date=NEXT_MONTH_START,
         days=NEXT_MONTH_DAYS,
     )
-    return data
-
-
-@pytest.fixture
-def warehouse(next_month: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    data = tmp_path / "data"
-    shutil.copytree(next_month, data, symlinks=True)
-    monkeypatch.setenv("CRM_DATA_DIR", str(data))
-    monkeypatch.setenv("CRM_LANDING_DIR", str(data / "landing"))
-    monkeypatch.setenv("DUCKDB_PATH", str(data / "warehouse.duckdb"))
-    monkeypatch.setenv("CRM_DUCKDB_TEMP_DIR", str(data / "tmp" / "duckdb"))
-    monkeypatch.setenv("DAGSTER_HOME", str(data / "dagster"))
-    monkeypatch.setenv("CRM_DUCKDB_MEMORY_LIMIT", "2GB")
-    return get_settings()
+    with warehouse_environment(data) as settings:
+        yield settings
 
 
 # --- delivering faults ---------------------------------------------------------------
@@ -249,11 +243,19 @@ RAW_FAULTS = {
 }
 
 
-def test_bad_raw_deliveries_stop_at_their_gates_and_corrected_redeliveries_publish(warehouse):
+def test_bad_raw_deliveries_stop_at_their_gates_even_for_the_exports_run_alone(warehouse):
     """One night, four spoiled files of four sources: each stops at its own gate (and only
     there), with its expectation and a failing sample in the run's failure; nothing after
-    ingest runs and the exports stay byte-identical. Once the merchant re-delivers the
-    corrected files under the same names, the next run publishes."""
+    ingest runs and the exports stay byte-identical. Selecting only the export asset then
+    skips every check in that run; the gate still reads the latest evaluations and
+    refuses, naming the failing check. The merchant re-delivers the corrected files under
+    the same names (published by the last night)."""
+    import dagster as dg
+
+    from pipelines.definitions import publish
+    from pipelines.resources import WarehouseResource
+    from pipelines.run import open_instance
+
     clean = {}
     for source, spoil, *_ in RAW_FAULTS.values():
         path = delivery_file(warehouse, source)
@@ -276,12 +278,26 @@ def test_bad_raw_deliveries_stop_at_their_gates_and_corrected_redeliveries_publi
     assert export_digests(warehouse) == before  # byte-identical, nothing added
     assert [p.name for p in published_folders(warehouse.exports_dir)] == [PUBLISHED_AS_OF]
 
+    with open_instance(warehouse) as instance:
+        alone = dg.materialize(
+            [publish.segment_exports],
+            instance=instance,
+            resources={"warehouse": WarehouseResource()},
+            raise_on_error=False,
+        )
+    assert not alone.success
+    message = failure_text(alone)
+    assert "raw/shopify_orders:ge_raw__shopify_orders failed" in message, message
+    assert PLACEHOLDER_EMAIL in message
+    assert export_digests(warehouse) == before
+
     for path, data in clean.items():
         path.write_bytes(data)
-    assert_publishes(warehouse)
 
 
 def test_negative_unrefunded_amount_stops_at_the_orders_gate(warehouse):
+    """The night after: the raw gates pass on the re-delivered files, and a Shopify order
+    with negative amounts and no refund stops at the orders mart's gate."""
     path = delivery_file(warehouse, "shopify_orders")
     clean = path.read_bytes()
     rewrite_csv(path, negative_unrefunded_order)
@@ -304,7 +320,6 @@ def test_negative_unrefunded_amount_stops_at_the_orders_gate(warehouse):
         ).fetchone()[0]
     assert negatives == 1
     path.write_bytes(clean)
-    assert_publishes(warehouse)
 
 
 def test_failing_dbt_test_stops_the_models_after_it_and_the_python_assets(warehouse):
@@ -355,36 +370,42 @@ def test_failing_dbt_test_stops_the_models_after_it_and_the_python_assets(wareho
         ).fetchone()[0]
     assert unpriced == 1
     path.write_bytes(clean)
+
+
+# Each spoiled file, delivered again under its name until its clean bytes were: Shopify's
+# once per fault night (placeholder e-mails, a negative order, an unpriced currency).
+SPOILED_LOADS = {
+    "loyalty_members": 2,
+    "shopify_orders": 4,
+    "tmall_orders": 2,
+    "social_events": 2,
+}
+
+
+def test_corrected_redeliveries_publish(warehouse):
+    """After three refused nights, the corrected files re-delivered under the same names
+    publish: every file of the delivery was last loaded with its current bytes, and the
+    published marts hold none of the faults."""
     assert_publishes(warehouse)
-
-
-def test_exports_refuse_to_publish_when_run_alone_after_a_failed_check(warehouse):
-    """Selecting only the export asset skips every check in that run; the gate still reads
-    the latest evaluations and refuses, naming the failing check."""
-    import dagster as dg
-
-    from pipelines.definitions import publish
-    from pipelines.resources import WarehouseResource
-    from pipelines.run import open_instance
-
-    rewrite_csv(delivery_file(warehouse, "shopify_orders"), placeholder_burst)
-    first = run_warehouse_job(warehouse)
-    assert not run_succeeded(first)
-    before = export_digests(warehouse)
-
-    with open_instance(warehouse) as instance:
-        alone = dg.materialize(
-            [publish.segment_exports],
-            instance=instance,
-            resources={"warehouse": WarehouseResource()},
-            raise_on_error=False,
-        )
-
-    assert not alone.success
-    message = failure_text(alone)
-    assert "raw/shopify_orders:ge_raw__shopify_orders failed" in message, message
-    assert PLACEHOLDER_EMAIL in message
-    assert export_digests(warehouse) == before
+    with duckdb.connect(str(warehouse.duckdb_path), read_only=True) as con:
+        loads = con.execute(
+            "select source, file, sha256, count(*) over (partition by source, file) "
+            "from raw.loads where delivery_date = $d and status = 'loaded' "
+            "qualify row_number() over (partition by source, file order by started_at desc) = 1",
+            {"d": date.fromisoformat(NEXT_DELIVERY)},
+        ).fetchall()
+        faults = con.execute(
+            "select count(*) filter (where net_amount < 0 and refunded_amount = 0), "
+            "count(*) filter (where currency = 'XTS') from marts.orders"
+        ).fetchone()
+    assert faults == (0, 0)
+    spoiled = {}
+    for source, file, sha256, times in loads:
+        path = warehouse.landing_dir / file
+        assert sha256 == hashlib.sha256(path.read_bytes()).hexdigest(), file
+        if times > 1:
+            spoiled[source] = times
+    assert spoiled == SPOILED_LOADS
 
 
 def test_manifest_counts_and_checksums_match_the_published_files(xs_warehouse):

@@ -46,7 +46,7 @@ def test_a_new_data_directory_starts_from_the_checkouts_parse(tmp_path: Path):
 
 def test_a_parse_made_for_another_profile_is_restamped_for_this_one(tmp_path: Path):
     """Only the profile's hash changes (tests/integration/test_dbt_parse_adoption.py shows
-    dbt then reuses the parse and that it equals a full one)."""
+    dbt then reuses the parse and that its manifest is the original's)."""
     import msgpack
 
     from pipelines.settings import get_settings
