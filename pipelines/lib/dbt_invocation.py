@@ -15,8 +15,9 @@ import os
 import pprint
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -61,19 +62,57 @@ def build_args(full_refresh: bool = False) -> list[str]:
     return args
 
 
+@cache
+def _project_file(project_dir: Path) -> dict[str, Any]:
+    """dbt_project.yml, as read (no Jinja rendered)."""
+    return yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))
+
+
+def target_dir(
+    args: Sequence[str], env: Mapping[str, str], project_dir: Path = DBT_PROJECT_DIR
+) -> Path:
+    """The folder a dbt command (``args``, started with ``env``) writes its artefacts to,
+    its parse among them, as dbt resolves it: --target-path, else DBT_TARGET_PATH, else the
+    project's target-path, relative to the project (dbt's Project.project_target_path)."""
+    chosen = None
+    for i, arg in enumerate(args):
+        if arg == "--target-path" and i + 1 < len(args):
+            chosen = args[i + 1]
+        elif arg.startswith("--target-path="):
+            chosen = arg.split("=", 1)[1]
+    chosen = chosen or env.get("DBT_TARGET_PATH") or _project_file(project_dir)["target-path"]
+    return project_dir / chosen  # an absolute path replaces the project's
+
+
+def checkout_parse(project_dir: Path = DBT_PROJECT_DIR) -> Path:
+    """The parse `make` leaves in the checkout (prepare_manifest writes it to the project's
+    target-path): where a new data directory's dbt starts."""
+    return target_dir([], {}, project_dir) / PARTIAL_PARSE
+
+
+def start_from_parse(target: Path, env: Mapping[str, str], source: Path | None) -> str:
+    """Give the dbt invocation that writes to ``target`` a parse valid for ``env``: the one
+    already there, else a copy of ``source``; the answer of :func:`adopt_parse`."""
+    parse = target / PARTIAL_PARSE
+    if not parse.exists() and source is not None and source.exists():
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, parse)
+    return adopt_parse(parse, env)
+
+
 def new_invocation_dir(
-    artifacts_dir: Path, op_name: str, run_id: str, checkout_parse: Path | None = None
+    artifacts_dir: Path, op_name: str, run_id: str, first_parse: Path | None = None
 ) -> Path:
     """A new artefact folder for one dbt invocation, under the warehouse's data directory
     (not dbt_project/target: one checkout can serve several data directories), holding
-    the parse of the previous invocation against this data directory, else
-    ``checkout_parse`` (the checkout's, written by prepare_manifest) for a new one. Either
-    may have been made for another profile (a copied or moved warehouse, another data
-    directory): :func:`adopt_parse` makes it valid for this one."""
+    the parse of the previous invocation against this data directory, else ``first_parse``
+    (the checkout's, :func:`checkout_parse`) for a new one. Either may have been made for
+    another profile (a copied or moved warehouse, another data directory):
+    :func:`adopt_parse` makes it valid for this one."""
     target = artifacts_dir / retention.invocation_name(op_name, run_id)
     target.mkdir(parents=True)
     kept = artifacts_dir / PARTIAL_PARSE
-    source = kept if kept.exists() else checkout_parse
+    source = kept if kept.exists() else first_parse
     if source is not None and source.exists():
         shutil.copyfile(source, target / PARTIAL_PARSE)
     return target
@@ -87,8 +126,7 @@ def _profile_credentials(env: Mapping[str, str], project_dir: Path):
     from dbt.config.renderer import ProfileRenderer
     from dbt_common.context import set_invocation_context
 
-    project = yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))
-    name = project["profile"]
+    name = _project_file(project_dir)["profile"]
 
     def render():
         set_invocation_context(dict(env))
@@ -122,8 +160,8 @@ def adopt_parse(parse: Path, env: Mapping[str, str], project_dir: Path = DBT_PRO
     memory limit and spill folder) in its parse state, and parses every file again (10 s
     and more) when it differs, because Jinja could read them while parsing. This project's
     Jinja does not (tests/integration/test_dbt_parse_adoption.py: the adopted parse gives
-    the manifest of the parse it came from), so a parse made for another data directory is valid
-    here once it carries this profile's hash. The rest of dbt's check still applies (vars
+    the manifest of the parse it came from), so a parse made for another data directory is
+    valid here once it carries this profile's hash. The rest of dbt's check still applies (vars
     and target name, dbt version, project files, the environment variables each file
     read). dagster-dbt edits this file too (its preparer's _invalidate_seeds_in_partial_parse)."""
     if not parse.exists():
@@ -136,7 +174,7 @@ def adopt_parse(parse: Path, env: Mapping[str, str], project_dir: Path = DBT_PRO
     if state["state_check"]["profile_hash"].get("checksum") == checksum:
         return "kept"
     state["state_check"]["profile_hash"] = {"name": "sha256", "checksum": checksum}
-    staged = parse.with_name(f".{parse.name}.adopting")
+    staged = parse.with_name(f".{parse.name}.{os.getpid()}.adopting")  # one per writer
     staged.write_bytes(msgpack.packb(state))
     staged.replace(parse)
     return "adopted"

@@ -145,3 +145,40 @@ def test_dbt_gets_the_settings_as_its_own_environment(tmp_path: Path):
     assert env["PATH"] == f"{bin_dir}{os.pathsep}/usr/bin"
     assert dbt_invocation.dbt_environment(settings, env)["PATH"] == env["PATH"]
     assert base == {"PATH": "/usr/bin", "DBT_INDIRECT_SELECTION": "cautious", "DUCKDB_PATH": "/old"}
+
+
+def test_a_dbt_command_writes_where_dbt_resolves_its_target_path():
+    from pipelines.settings import DBT_PROJECT_DIR
+
+    target_dir = dbt_invocation.target_dir
+    assert target_dir(["docs", "generate", "--target-path", "/x/y"], {}) == Path("/x/y")
+    assert target_dir(["docs", "generate", "--target-path=out"], {}) == DBT_PROJECT_DIR / "out"
+    assert target_dir(["build"], {"DBT_TARGET_PATH": "/e"}) == Path("/e")
+    assert target_dir(["build", "--target-path", "/a"], {"DBT_TARGET_PATH": "/e"}) == Path("/a")
+    # the project's target-path (dbt_project.yml), where prepare_manifest parses
+    assert target_dir(["build"], {}) == DBT_PROJECT_DIR / "target"
+    assert dbt_invocation.checkout_parse() == DBT_PROJECT_DIR / "target" / PARTIAL_PARSE
+
+
+def test_a_dbt_command_starts_from_its_own_parse_else_a_copy_of_the_given_one(tmp_path: Path):
+    import msgpack
+
+    from pipelines.settings import get_settings
+
+    env = dbt_invocation.dbt_environment(
+        get_settings({"CRM_DATA_DIR": str(tmp_path / "data")}), {"PATH": "/usr/bin"}
+    )
+    made_elsewhere = {
+        "metadata": {"adapter_type": "duckdb"},
+        "state_check": {"profile_hash": {"name": "sha256", "checksum": "elsewhere"}},
+    }
+    checkout = tmp_path / "checkout" / PARTIAL_PARSE
+    checkout.parent.mkdir()
+    checkout.write_bytes(msgpack.packb(made_elsewhere))
+    start = dbt_invocation.start_from_parse
+
+    assert start(tmp_path / "docs", env, checkout) == "adopted"  # copied, then re-stamped
+    assert msgpack.unpackb(checkout.read_bytes()) == made_elsewhere  # the original untouched
+    assert start(tmp_path / "docs", env, checkout) == "kept"  # its own parse, already valid
+    assert start(tmp_path / "new", env, tmp_path / "none" / PARTIAL_PARSE) == "absent"
+    assert not (tmp_path / "new").exists()  # nothing to start from: dbt parses in full

@@ -68,7 +68,7 @@ def _dbt_build(
         settings.dbt_artifacts_dir,
         context.op_execution_context.op.name,
         context.run.run_id,
-        checkout_parse=dbt_project.manifest_path.with_name(dbt_invocation.PARTIAL_PARSE),
+        first_parse=dbt_invocation.checkout_parse(),
     )
     window = window_of(context)
     wanted, rebuild = fingerprints.rebuild_request(settings, manifest, run_period(settings, window))
