@@ -17,14 +17,13 @@ import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import msgpack
-import yaml
 
 from pipelines.lib import retention
+from pipelines.lib.dbt_project_file import project_file
 from pipelines.settings import DBT_PROJECT_DIR, Settings
 
 # The dbt installed beside this interpreter (uv.lock), whatever PATH holds.
@@ -62,12 +61,6 @@ def build_args(full_refresh: bool = False) -> list[str]:
     return args
 
 
-@cache
-def _project_file(project_dir: Path) -> dict[str, Any]:
-    """dbt_project.yml, as read (no Jinja rendered)."""
-    return yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))
-
-
 def target_dir(
     args: Sequence[str], env: Mapping[str, str], project_dir: Path = DBT_PROJECT_DIR
 ) -> Path:
@@ -80,7 +73,7 @@ def target_dir(
             chosen = args[i + 1]
         elif arg.startswith("--target-path="):
             chosen = arg.split("=", 1)[1]
-    chosen = chosen or env.get("DBT_TARGET_PATH") or _project_file(project_dir)["target-path"]
+    chosen = chosen or env.get("DBT_TARGET_PATH") or project_file(project_dir)["target-path"]
     return project_dir / chosen  # an absolute path replaces the project's
 
 
@@ -126,7 +119,7 @@ def _profile_credentials(env: Mapping[str, str], project_dir: Path):
     from dbt.config.renderer import ProfileRenderer
     from dbt_common.context import set_invocation_context
 
-    name = _project_file(project_dir)["profile"]
+    name = project_file(project_dir)["profile"]
 
     def render():
         set_invocation_context(dict(env))

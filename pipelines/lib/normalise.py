@@ -31,12 +31,8 @@ Rules (after the deterministic identity graphs of Segment Unify and Hightouch):
 from __future__ import annotations
 
 import re
-from functools import cache
-from pathlib import Path
 
-import yaml
-
-DBT_PROJECT_FILE = Path(__file__).resolve().parents[2] / "dbt_project" / "dbt_project.yml"
+from pipelines.lib.dbt_project_file import project_vars
 
 # The regular expressions are written once here and copied verbatim into the SQL macros
 # (RE2 syntax, no backslashes, so they survive every SQL dialect's string literals).
@@ -52,11 +48,9 @@ TRUNK_PATTERN = "^0[1-9][0-9]{7,10}$"
 NAME_STRIP_PATTERN = "[ \u3000.,'·•_-]"
 
 
-@cache
 def dbt_var(name: str) -> object:
     """A var from ``dbt_project.yml``: the one place the tunables are declared."""
-    with DBT_PROJECT_FILE.open(encoding="utf-8") as f:
-        return yaml.safe_load(f)["vars"][name]
+    return project_vars()[name]
 
 
 def default_country_code() -> str:

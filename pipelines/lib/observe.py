@@ -9,25 +9,22 @@ everyone with UI access (SPEC.md, "Security and privacy").
 from __future__ import annotations
 
 import re
-from functools import cache
 
 import dagster as dg
 import duckdb
-import yaml
 
-from pipelines.settings import DBT_PROJECT_DIR
+from pipelines.lib.dbt_project_file import project_vars
 
 PREVIEW_ROWS = 5
 PREVIEW_CELL_CHARS = 40
 MASK = "•••"
 
 
-@cache
 def _personal_column_pattern() -> re.Pattern:
     """dbt var personal_column_patterns: the one rule, also applied by dbt's own preview
-    (macros/observability/report_table_figures.sql) before anything reaches a log."""
-    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
-    return re.compile("|".join(project["vars"]["personal_column_patterns"]), re.IGNORECASE)
+    (macros/observability/report_table_figures.sql) before anything reaches a log. Not
+    kept: the var may change under a long-lived process (re caches the compiled pattern)."""
+    return re.compile("|".join(project_vars()["personal_column_patterns"]), re.IGNORECASE)
 
 
 def is_personal(column: str) -> bool:

@@ -13,6 +13,7 @@ import pytest
 from pipelines.defs.dbt import fingerprints
 from pipelines.defs.dbt.project import prepare_manifest
 from pipelines.defs.partitions import cadence_period
+from pipelines.lib.dbt_project_file import project_vars
 
 INCREMENTAL = {
     "stg_shopify__orders",
@@ -55,7 +56,7 @@ def manifest() -> dict:
 
 @pytest.fixture(scope="module")
 def variables() -> dict:
-    return fingerprints.project_vars()
+    return project_vars()
 
 
 def changed(before: dict[str, str], after: dict[str, str]) -> set[str]:

@@ -24,10 +24,10 @@ from functools import cache
 from pathlib import Path
 
 import duckdb
-import yaml
 
+from pipelines.lib.dbt_project_file import project_vars
 from pipelines.lib.warehouse import connect
-from pipelines.settings import DBT_PROJECT_DIR, Settings
+from pipelines.settings import Settings
 
 REBUILD_ENV = "CRM_REBUILD_MODELS"
 # Models tagged so are as-of marts kept a week (docs/incremental.md, "Marts on a weekly
@@ -48,12 +48,6 @@ RUN_TIME_ENV = frozenset(
 _VAR = re.compile(r"""\bvar\(\s*['"]([A-Za-z0-9_]+)['"]""")
 _CALL = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\(")
 _ENV = re.compile(r"""\benv_var\(\s*['"]([A-Za-z0-9_]+)['"]""")
-
-
-def project_vars(project_dir: Path = DBT_PROJECT_DIR) -> dict:
-    """The vars dbt_project.yml declares (the orchestration never passes --vars)."""
-    with (project_dir / "dbt_project.yml").open(encoding="utf-8") as f:
-        return yaml.safe_load(f).get("vars") or {}
 
 
 def model_fingerprints(
