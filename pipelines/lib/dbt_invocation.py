@@ -61,26 +61,41 @@ def build_args(full_refresh: bool = False) -> list[str]:
     return args
 
 
+def option_value(args: Sequence[str], *names: str) -> str | None:
+    """The value a dbt command line gives an option (``--name value``, ``-n value`` or
+    ``--name=value``); the last one counts, as in dbt's command line parser."""
+    value = None
+    for i, arg in enumerate(args):
+        if arg in names and i + 1 < len(args):
+            value = args[i + 1]
+        elif any(arg.startswith(f"{name}=") for name in names if name.startswith("--")):
+            value = arg.split("=", 1)[1]
+    return value
+
+
 def target_dir(
     args: Sequence[str], env: Mapping[str, str], project_dir: Path = DBT_PROJECT_DIR
 ) -> Path:
     """The folder a dbt command (``args``, started with ``env``) writes its artefacts to,
     its parse among them, as dbt resolves it: --target-path, else DBT_TARGET_PATH, else the
     project's target-path, relative to the project (dbt's Project.project_target_path)."""
-    chosen = None
-    for i, arg in enumerate(args):
-        if arg == "--target-path" and i + 1 < len(args):
-            chosen = args[i + 1]
-        elif arg.startswith("--target-path="):
-            chosen = arg.split("=", 1)[1]
-    chosen = chosen or env.get("DBT_TARGET_PATH") or project_file(project_dir)["target-path"]
+    chosen = (
+        option_value(args, "--target-path")
+        or env.get("DBT_TARGET_PATH")
+        or project_file(project_dir)["target-path"]
+    )
     return project_dir / chosen  # an absolute path replaces the project's
 
 
+def checkout_target(project_dir: Path = DBT_PROJECT_DIR) -> Path:
+    """The checkout's own dbt folder (the project's target-path): prepare_manifest parses
+    into it, a Spark build writes beside it."""
+    return target_dir([], {}, project_dir)
+
+
 def checkout_parse(project_dir: Path = DBT_PROJECT_DIR) -> Path:
-    """The parse `make` leaves in the checkout (prepare_manifest writes it to the project's
-    target-path): where a new data directory's dbt starts."""
-    return target_dir([], {}, project_dir) / PARTIAL_PARSE
+    """The parse `make` leaves in the checkout: where a new data directory's dbt starts."""
+    return checkout_target(project_dir) / PARTIAL_PARSE
 
 
 def start_from_parse(target: Path, env: Mapping[str, str], source: Path | None) -> str:

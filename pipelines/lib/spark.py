@@ -13,11 +13,12 @@ from pathlib import Path
 
 import yaml
 
+from pipelines.lib.dbt_invocation import checkout_target, option_value
 from pipelines.lib.privacy import PII_SALT_ENV, SaltError, resolve_salt
 from pipelines.settings import DBT_PROJECT_DIR, Settings
 
 SPARK_TARGET = "spark"
-SPARK_TARGET_PATH = DBT_PROJECT_DIR / "target" / SPARK_TARGET
+SPARK_TARGET_PATH = checkout_target() / SPARK_TARGET
 PROFILES_PATH = DBT_PROJECT_DIR / "profiles.yml"
 # Spark's own logging for the local session (profiles.yml points the driver at it): warnings
 # and errors, without three that say nothing to act on: a stack trace for every view over a
@@ -45,20 +46,10 @@ logger.metastore.level = error
 _UNSAFE_SALT_CHARACTERS = "'\\$}{"
 
 
-def _target_name(dbt_args: Sequence[str]) -> str | None:
-    args = list(dbt_args)
-    for i, arg in enumerate(args):
-        if arg in ("--target", "-t") and i + 1 < len(args):
-            return args[i + 1]
-        if arg.startswith("--target="):
-            return arg.split("=", 1)[1]
-    return None
-
-
 def spark_target(dbt_args: Sequence[str], profiles: Path = PROFILES_PATH) -> bool:
     """Whether a dbt command line selects an output of type spark in profiles.yml (the
     local `spark` or one added for a cluster): `--target X`, `-t X`, `--target=X`."""
-    name = _target_name(dbt_args)
+    name = option_value(dbt_args, "--target", "-t")
     if name is None:
         return False
     # Only the output's type is read; its values are Jinja that dbt renders.

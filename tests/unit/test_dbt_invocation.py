@@ -158,6 +158,12 @@ def test_a_dbt_command_writes_where_dbt_resolves_its_target_path():
     # the project's target-path (dbt_project.yml), where prepare_manifest parses
     assert target_dir(["build"], {}) == DBT_PROJECT_DIR / "target"
     assert dbt_invocation.checkout_parse() == DBT_PROJECT_DIR / "target" / PARTIAL_PARSE
+    # the option parsing spark_target shares: both spellings, the last one counts
+    option = dbt_invocation.option_value
+    assert option(["build", "-t", "spark", "--target=ci"], "--target", "-t") == "ci"
+    assert option(["build", "--target", "spark"], "--target", "-t") == "spark"
+    assert option(["build", "--target"], "--target", "-t") is None  # no value given
+    assert option(["build", "-t=spark"], "--target", "-t") is None  # not a spelling dbt reads
 
 
 def test_a_dbt_command_starts_from_its_own_parse_else_a_copy_of_the_given_one(tmp_path: Path):

@@ -8,16 +8,16 @@ from pathlib import Path
 from dagster_dbt import DbtProject
 from dagster_dbt.dbt_project import DagsterDbtProjectPreparer
 
-from pipelines.lib.dbt_invocation import checkout_parse, dbt_environment
+from pipelines.lib.dbt_invocation import checkout_target, dbt_environment
 from pipelines.resources import WarehouseDbtResource
 from pipelines.settings import DBT_PROJECT_DIR, get_settings
 
 # The checkout's parse and manifest go where `crm-warehouse dbt` and new data directories
-# look for them (dbt_invocation.checkout_parse: the project's target-path).
+# look for them (dbt_invocation.checkout_target: the project's target-path).
 dbt_project = DbtProject(
     project_dir=DBT_PROJECT_DIR,
     profiles_dir=DBT_PROJECT_DIR,
-    target_path=checkout_parse().parent,
+    target_path=checkout_target(),
 )
 
 _SOURCES = ("models", "macros", "seeds", "tests", "dbt_project.yml")
