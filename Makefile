@@ -30,10 +30,12 @@ demo: setup
 	$(BIN)/crm-warehouse run
 
 # Two workers (the machines have two cores); loadgroup keeps each order-dependent module
-# on one worker. dbt parses once up front so the workers never write manifest.json at once.
+# on one worker, in the order tests/conftest.py gives (long modules first, so neither
+# worker ends alone on one). dbt parses once up front so the workers never write
+# manifest.json at once.
 test: setup lint
 	$(BIN)/python -c "from pipelines.defs.dbt.project import prepare_manifest; prepare_manifest()"
-	$(BIN)/pytest -n 2 --dist loadgroup --durations=25
+	$(BIN)/pytest -n 2 --dist loadgroup --no-loadscope-reorder --durations=25
 
 # The loop while editing: ruff and the unit tests (pure functions, dbt macros and Dagster
 # definitions on tiny inputs), about two minutes; `make lint-sql` lints the models (a

@@ -34,9 +34,51 @@ def point_at(env: pytest.MonkeyPatch, data: Path, **variables: str):
     return get_settings()
 
 
+# The modules that take minutes, in the order their units (an xdist group, or each test of
+# an ungrouped module) should start under `make test` (seconds of test time on a loaded
+# machine, fourteenth session). The first builds the session's XS warehouse; the second
+# needs none, so the other worker starts it instead of waiting on the XS lock.
+LONG_MODULES = (
+    "test_end_to_end.py",  # 306 s, with the XS build (115 s)
+    "test_incremental_facts.py",  # 223 s
+    "test_quality_gates.py",  # 298 s
+    "test_crash_safety.py",  # 182 s
+    "test_incremental_splits.py",  # 154 s
+    "test_real_exports.py",  # 108 s
+    "test_identity_at_scale_s.py",  # 89 s
+    "test_identity_properties.py",  # 58 s
+    "test_dbt_unit_tests.py",  # 34 s
+)
+# How many short units follow each long one in the queue: see start_order.
+SHORT_UNITS_BETWEEN = 2
+
+
+def start_order(units: list[tuple[str, list]]) -> list[tuple[str, list]]:
+    """The units (module file name, its items) as xdist should hand them out: the long
+    modules' units first, in LONG_MODULES order, each followed by SHORT_UNITS_BETWEEN of the
+    last collected units (the unit tests, seconds each), then the rest in collection order.
+
+    xdist gives a worker another unit whenever two or fewer of its tests are pending
+    (LoadScopeScheduling._reschedule), so a worker that starts a single-test unit takes the
+    next units of the queue at once: were they long, they would wait behind it while the
+    other worker ran out of work (DECISIONLOG.md, Tests)."""
+    rank = {name: i for i, name in enumerate(LONG_MODULES)}
+    long = sorted((u for u in units if u[0] in rank), key=lambda u: rank[u[0]])
+    rest = [u for u in units if u[0] not in rank]
+    ordered = []
+    for unit in long:
+        ordered.append(unit)
+        for _ in range(SHORT_UNITS_BETWEEN):
+            if rest:
+                ordered.append(rest.pop())
+    return ordered + rest
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Make ``xdist_group`` marks group again under ``--dist loadgroup``.
+    """Make ``xdist_group`` marks group again under ``--dist loadgroup``, and order the
+    units so the long ones start first (start_order; `make test` keeps this order with
+    ``--no-loadscope-reorder``).
 
     pytest-xdist 3.8 sends a group's tests to one worker by suffixing each test's node id
     with ``@<group>`` through ``item._nodeid``, which pytest 9.2 no longer reads (node ids
@@ -54,6 +96,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         )
         if groups and "@" not in item.nodeid.rpartition("]")[2]:
             item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(groups)}")
+    # xdist's unit: the group after "@", else the test itself. A group's tests keep their
+    # file order (the grouped modules run in order on one state).
+    units: dict[str, tuple[str, list]] = {}
+    for item in items:
+        group = item.nodeid.rpartition("]")[2].partition("@")[2]
+        units.setdefault(group or item.nodeid, (item.path.name, []))[1].append(item)
+    items[:] = [item for _, unit in start_order(list(units.values())) for item in unit]
 
 
 @pytest.fixture(autouse=True)

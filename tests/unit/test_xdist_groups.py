@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from pipelines.settings import PROJECT_ROOT
+from tests.conftest import LONG_MODULES, start_order
 
 GROUPED = """
 import os
@@ -62,3 +63,25 @@ def test_a_group_runs_on_one_worker(tmp_path: Path):
     assert len(lines) == 12
     assert len(grouped) == 1, lines  # all six on one worker
     assert alone == {"gw0", "gw1"}, lines  # ungrouped tests still spread over both
+
+
+def test_every_long_module_exists():
+    """A renamed long module would silently fall back into collection order."""
+    tests = PROJECT_ROOT / "tests"
+    assert {name for name in LONG_MODULES if list(tests.rglob(name))} == set(LONG_MODULES)
+
+
+def test_long_units_start_first_each_followed_by_short_ones():
+    first, second = LONG_MODULES[:2]
+    units = [
+        ("test_a.py", ["a1"]),
+        (second, ["s1"]),
+        ("test_b.py", ["b1", "b2"]),
+        (first, ["f1", "f2"]),
+        ("test_c.py", ["c1"]),
+        ("test_d.py", ["d1"]),
+        ("test_e.py", ["e1"]),
+    ]
+    order = [unit[1] for unit in start_order(units)]
+    # the short units between the long ones are the last collected (the unit tests)
+    assert order == [["f1", "f2"], ["e1"], ["d1"], ["s1"], ["c1"], ["b1", "b2"], ["a1"]]
