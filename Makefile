@@ -32,10 +32,11 @@ demo: setup
 # Two workers (the machines have two cores); loadgroup keeps each order-dependent module
 # on one worker, in the order tests/conftest.py gives (long modules first, so neither
 # worker ends alone on one). dbt parses once up front so the workers never write
-# manifest.json at once.
+# manifest.json at once. One DuckDB and one dbt thread per worker: two workers already
+# fill the two cores (850 s with two threads each, 767 s with one; DECISIONLOG.md, Tests).
 test: setup lint
 	$(BIN)/python -c "from pipelines.defs.dbt.project import prepare_manifest; prepare_manifest()"
-	$(BIN)/pytest -n 2 --dist loadgroup --no-loadscope-reorder --durations=25
+	CRM_DUCKDB_THREADS=1 $(BIN)/pytest -n 2 --dist loadgroup --no-loadscope-reorder --durations=25
 
 # The loop while editing: ruff and the unit tests (pure functions, dbt macros and Dagster
 # definitions on tiny inputs), about two minutes; `make lint-sql` lints the models (a
