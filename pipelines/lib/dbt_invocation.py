@@ -38,18 +38,26 @@ FIGURES_PREFIX = "crm_table_figures "
 # the dbt asset adds them to the model's materialisation.
 FIT_LOG_PREFIX = "crm_model_metadata "
 
+# The level of dbt.log, dbt's log file in each invocation's folder, unless the caller's
+# environment sets DBT_LOG_LEVEL_FILE (debug adds every SQL statement and its timing). At
+# dbt's default, debug, writing the file took about a tenth of a night's dbt node time:
+# JSON rendering, a flush and two stat calls per line, under a lock both threads wait on
+# (DECISIONLOG.md, "dbt's log file at info").
+FILE_LOG_LEVEL = {"DBT_LOG_LEVEL_FILE": "info"}
+
 
 def dbt_environment(settings: Settings, base: Mapping[str, str], **values: str) -> dict[str, str]:
     """The environment of one dbt process, built where dbt starts (the dbt asset, the parse
-    of the manifest, ``crm-warehouse dbt``) instead of written into this process's: ``base``
-    (the caller's environment: credentials, DBT_* options), then the settings profiles.yml
-    and the macros read, then this invocation's ``values``. This interpreter's bin directory
-    comes first on PATH, so whatever dbt starts by name is the locked one too."""
+    of the manifest, ``crm-warehouse dbt``) instead of written into this process's: dbt.log's
+    level, then ``base`` (the caller's environment: credentials, DBT_* options), then the
+    settings profiles.yml and the macros read, then this invocation's ``values``. This
+    interpreter's bin directory comes first on PATH, so whatever dbt starts by name is the
+    locked one too."""
     path = base.get("PATH", "")
     bin_dir = str(DBT_EXECUTABLE.parent)
     if bin_dir not in path.split(os.pathsep):
         path = os.pathsep.join(filter(None, [bin_dir, path]))
-    return {**base, **settings.env(), **values, "PATH": path}
+    return {**FILE_LOG_LEVEL, **base, **settings.env(), **values, "PATH": path}
 
 
 def build_args(full_refresh: bool = False) -> list[str]:

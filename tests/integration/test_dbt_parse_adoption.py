@@ -74,7 +74,8 @@ def test_a_parse_adopted_from_another_data_directory_is_reused_as_it_is(tmp_path
     here = get_settings(
         {"CRM_DATA_DIR": str(tmp_path / "data"), "CRM_DUCKDB_MEMORY_LIMIT": "768MB"}
     )
-    env = dbt_environment(here, os.environ)
+    # dbt.log with dbt's debug lines, where it says that it reused a parse
+    env = dbt_environment(here, {**os.environ, "DBT_LOG_LEVEL_FILE": "debug"})
     assert profile_checksum(env) != profile_hash(checkout_parse.parent)  # another profile
 
     adopted = tmp_path / "adopted"

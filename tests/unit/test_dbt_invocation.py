@@ -145,6 +145,10 @@ def test_dbt_gets_the_settings_as_its_own_environment(tmp_path: Path):
     assert env["PATH"] == f"{bin_dir}{os.pathsep}/usr/bin"
     assert dbt_invocation.dbt_environment(settings, env)["PATH"] == env["PATH"]
     assert base == {"PATH": "/usr/bin", "DBT_INDIRECT_SELECTION": "cautious", "DUCKDB_PATH": "/old"}
+    # dbt.log at info, unless the caller asks for dbt's debug lines
+    assert env["DBT_LOG_LEVEL_FILE"] == "info"
+    asked = dbt_invocation.dbt_environment(settings, {**base, "DBT_LOG_LEVEL_FILE": "debug"})
+    assert asked["DBT_LOG_LEVEL_FILE"] == "debug"
 
 
 def test_a_dbt_command_writes_where_dbt_resolves_its_target_path():
