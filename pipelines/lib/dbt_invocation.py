@@ -40,9 +40,9 @@ FIT_LOG_PREFIX = "crm_model_metadata "
 
 # The level of dbt.log, dbt's log file in each invocation's folder, unless the caller's
 # environment sets DBT_LOG_LEVEL_FILE (debug adds every SQL statement and its timing). At
-# dbt's default, debug, writing the file took about a tenth of a night's dbt node time:
-# JSON rendering, a flush and two stat calls per line, under a lock both threads wait on
-# (DECISIONLOG.md, "dbt's log file at info").
+# dbt's default, debug, every line is rendered to JSON, stat-ed and flushed under a lock
+# both threads wait on: about a second of a 24 s night at M (DECISIONLOG.md, "dbt's log
+# file at info").
 FILE_LOG_LEVEL = {"DBT_LOG_LEVEL_FILE": "info"}
 
 
