@@ -23,13 +23,14 @@ def test_every_dbt_unit_test_passes(xs_warehouse_copy: Settings, tmp_path: Path)
     manifest = json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
     declared = set(manifest["unit_tests"])
     results = json.loads((target / "run_results.json").read_text())["results"]
-    # besides the unit tests, only the on-run-start hooks ran (macros/security/ and
-    # macros/portable/portable_sources.sql)
+    # besides the unit tests, only the hooks ran (macros/security/,
+    # macros/portable/portable_sources.sql, macros/incremental/replaced_rows.sql)
     hooks = {r["unique_id"] for r in results if r["unique_id"].startswith("operation.")}
     unit_tests = [r for r in results if r["unique_id"] not in hooks]
     assert hooks == {
         "operation.crm_warehouse.crm_warehouse-on-run-start-0",
         "operation.crm_warehouse.crm_warehouse-on-run-start-1",
+        "operation.crm_warehouse.crm_warehouse-on-run-end-0",
     }
     assert len(declared) >= 20
     assert {r["unique_id"] for r in unit_tests} == declared

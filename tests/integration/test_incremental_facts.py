@@ -110,6 +110,24 @@ BASES = {
     "int_customer_orders_summarised": ("intermediate", "customer_id"),
     "product_recommendations": ("marts", "customer_id"),
 }
+# The logs of replaced rows (macros/incremental/replaced_rows.sql) and their readers: the
+# models kept by key that ref the logged model and stamp _built_at. The run's end deletes
+# the log rows stamped at or before the oldest of the readers' newest _built_at.
+REPLACED_ROWS_LOGS = {
+    "marts.orders__replaced": [
+        "marts.order_lines",
+        "marts.interactions",
+        "intermediate.int_customer_months_summarised",
+        "intermediate.int_customer_months_classified",
+        "intermediate.int_customer_orders_summarised",
+        "marts.product_recommendations",
+    ],
+    "intermediate.int_source_records_resolved__replaced": [
+        "intermediate.int_customers_profiled",
+        "marts.orders",
+        "marts.interactions",
+    ],
+}
 # The tables this four-day chain leaves empty, so their comparison proves nothing: no
 # mapped export is delivered, no customer has lapsed long enough to be won back. Every
 # other table must hold rows.
@@ -771,9 +789,31 @@ def test_incremental_daily_runs_equal_full_refresh(
                 f"{model} on {day}: table recreated"
             )
         night_key_counts.append((day, night_keys(a, before, model_keys(dbt.manifest_path))))
+        # Each log of replaced rows was written and pruned: it keeps no row every reader has
+        # read (the equality with the full build below shows none was pruned too early)
+        for log, readers in REPLACED_ROWS_LOGS.items():
+            target = r"\.".join(f'"{part}"' for part in log.split("."))
+            for verb in ("insert into", "delete from"):
+                assert any(re.search(rf"{verb} \S*{target}", s) for s in statements), (
+                    day,
+                    log,
+                    verb,
+                )
+            read = " union all ".join(
+                f"select max(_built_at) as built_at from {r}" for r in readers
+            )
+            (read_by_all, left) = query(
+                a, f"select (select min(built_at) from ({read})), count(*) from {log}"
+            )[0]
+            (consumed,) = query(
+                a, f"select count(*) from {log} where _replaced_at <= ?", [read_by_all]
+            )[0]
+            assert consumed == 0, (day, log, consumed, left)
+            pruned_logs.append((day, log, left))
         return rows_written(a, before)
 
     night_key_counts: list[tuple[date, dict[str, tuple[int, int]]]] = []
+    pruned_logs: list[tuple[date, str, int]] = []
     late_social = tmp_path / "late_social_events"
     merged: tuple[str, str] = ("", "")
     picks: dict[str, tuple | list] = {}
@@ -912,13 +952,14 @@ def test_incremental_daily_runs_equal_full_refresh(
     assert any(
         before_ids[k] != after_ids[k] and state[D4]["order_dates"][k] == D2 for k in before_ids
     )
-    # ... the retired customer left int_customers_profiled: only the log of the rows
-    # int_source_records_resolved replaced still named it
+    # ... the retired customer left int_customers_profiled, though no row written since
+    # names it: only the rows int_source_records_resolved replaced did, in its log, which
+    # the run's end then pruned once every reader had read them
     retired = sorted(set(merged) - set(after_ids.values()))
-    assert retired and query(
-        a, "select count(distinct customer_id) from "
-        "intermediate.int_source_records_resolved__replaced where customer_id in ?", [retired],
-    ) == [(len(retired),)]  # fmt: skip
+    for table in ("int_source_records_resolved", "int_source_records_resolved__replaced"):
+        assert retired and query(
+            a, f"select count(*) from intermediate.{table} where customer_id in ?", [retired]
+        ) == [(0,)], table  # fmt: skip
     assert query(
         a, "select count(*) from intermediate.int_customers_profiled where customer_id in ?",
         [retired],
@@ -989,6 +1030,9 @@ def test_incremental_daily_runs_equal_full_refresh(
     assert len(night_key_counts) == 6 and any(
         counts["marts.orders"][1] > 10 for _, counts in night_key_counts
     ), night_key_counts
+    # every night pruned both logs (what the bases needed of them before: the equality of
+    # every table with the full build, below, with customers that moved between nights)
+    assert len(pruned_logs) == 2 * len(night_key_counts)
     # the recommendations kept by customer changed on a night after day 1's full build
     assert any(
         counts["marts.product_recommendations"][1] > 0 for _, counts in night_key_counts[1:]

@@ -14,8 +14,9 @@
     own newest _built_at, so a failed night or several nights between two of its builds
     lose nothing.
 
-    The log is append-only, a few columns per replaced row (about the rows the night
-    rewrote). A full rebuild of the model does not write it: its descendants rebuild with
+    The log holds a few columns per replaced row (about the rows the night rewrote), and
+    the run's end deletes the rows every reader has consumed (prune_replaced_rows_logs,
+    below), so it does not grow with the nights. A full rebuild of the model does not write it: its descendants rebuild with
     it (their fingerprints change with it), so no base reads a log that misses rows.
 -#}
 
@@ -114,4 +115,67 @@
     {%- endif %}
     {{ dbt.duckdb__get_delete_insert_merge_sql(
         target, source, unique_key, dest_columns, incremental_predicates) }}
+{%- endmacro %}
+
+
+{#- on-run-end: each log keeps only the rows some reader has not consumed yet. A reader is
+    a model kept by key that refs the logged model and stamps its rows with _built_at (the
+    bases of rows_replaced_since_built; taking every such child errs on the side of
+    keeping). It has consumed every log row stamped at or before its newest _built_at, so
+    the rows at or before the oldest of those are deleted. Nothing is deleted while a
+    reader holds no row or does not exist yet (it will read the whole log), nor from a log
+    not created yet. A failed reader kept its old _built_at, so its rows wait for it, and
+    a reader on a weekly cadence keeps about a week of them. Spark writes its logs as
+    Parquet tables, which cannot delete rows: they are left whole. -#}
+{% macro prune_replaced_rows_logs() -%}
+    {{ return(adapter.dispatch('prune_replaced_rows_logs', 'crm_warehouse')()) }}
+{%- endmacro %}
+
+{% macro default__prune_replaced_rows_logs() -%}
+    select 1 as replaced_rows_logs_kept
+{%- endmacro %}
+
+{% macro duckdb__prune_replaced_rows_logs() -%}
+    {%- if not execute -%}
+        {{ return('select 1 as replaced_rows_logs_kept') }}
+    {%- endif -%}
+    {%- set stamped = run_query(
+        "select table_schema || '.' || table_name, column_name from information_schema.columns"
+        ~ " where table_catalog = current_database()"
+        ~ " and column_name in ('_built_at', '_replaced_at')"
+    ) -%}
+    {%- set built, logs = [], [] -%}
+    {%- for row in stamped.rows -%}
+        {%- do (built if row[1] == '_built_at' else logs).append(row[0]) -%}
+    {%- endfor -%}
+    {%- set statements = [] -%}
+    {%- for logged in graph.nodes.values()
+        if logged.resource_type == 'model' and logged.config.get('log_replaced') -%}
+        {%- set log = replaced_rows_relation(api.Relation.create(
+            database=logged.database, schema=logged.schema, identifier=logged.alias)) -%}
+        {%- set readers = [] -%}
+        {%- for reader in graph.nodes.values()
+            if reader.resource_type == 'model'
+            and logged.unique_id in reader.depends_on.nodes
+            and reader.config.materialized == 'incremental' -%}
+            {%- if (reader.schema ~ '.' ~ reader.alias) in built -%}
+                {%- do readers.append(api.Relation.create(
+                    database=reader.database, schema=reader.schema, identifier=reader.alias)) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- if readers and (log.schema ~ '.' ~ log.identifier) in logs -%}
+            {%- set consumed -%}
+                {%- for reader in readers -%}
+                select max(_built_at) as built_at from {{ reader }}
+                {%- if not loop.last %} union all {% endif -%}
+                {%- endfor -%}
+            {%- endset -%}
+            {%- do statements.append(
+                "delete from " ~ log ~ " where _replaced_at <= (select min(built_at) from ("
+                ~ consumed ~ ") as readers) and not exists (select 1 from (" ~ consumed
+                ~ ") as readers where built_at is null)"
+            ) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return((statements | join(';\n')) or 'select 1 as replaced_rows_logs_kept') }}
 {%- endmacro %}
