@@ -16,8 +16,9 @@
 
     The log holds a few columns per replaced row (about the rows the night rewrote), and
     the run's end deletes the rows every reader has consumed (prune_replaced_rows_logs,
-    below), so it does not grow with the nights. A full rebuild of the model does not write it: its descendants rebuild with
-    it (their fingerprints change with it), so no base reads a log that misses rows.
+    below), so it does not grow with the nights. A full rebuild of the model does not
+    write it: its descendants rebuild with it (their fingerprints change with it), so no
+    base reads a log that misses rows.
 -#}
 
 
@@ -124,8 +125,8 @@
     keeping). It has consumed every log row stamped at or before its newest _built_at, so
     the rows at or before the oldest of those are deleted. Nothing is deleted while a
     reader holds no row or does not exist yet (it will read the whole log), nor from a log
-    not created yet. A failed reader kept its old _built_at, so its rows wait for it, and
-    a reader on a weekly cadence keeps about a week of them. Spark writes its logs as
+    not created yet. A failed reader kept its old _built_at, so its rows wait for it (a
+    reader on a weekly cadence would keep about a week of them). Spark writes its logs as
     Parquet tables, which cannot delete rows: they are left whole. -#}
 {% macro prune_replaced_rows_logs() -%}
     {{ return(adapter.dispatch('prune_replaced_rows_logs', 'crm_warehouse')()) }}
