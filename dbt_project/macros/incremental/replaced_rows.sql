@@ -165,16 +165,18 @@
             {%- endif -%}
         {%- endfor -%}
         {%- if readers and (log.schema ~ '.' ~ log.identifier) in logs -%}
+            {#- null, so nothing is deleted, while any reader holds no row -#}
             {%- set consumed -%}
-                {%- for reader in readers -%}
-                select max(_built_at) as built_at from {{ reader }}
-                {%- if not loop.last %} union all {% endif -%}
-                {%- endfor -%}
+                select case when count(built_at) = count(*) then min(built_at) end
+                from (
+                {%- for reader in readers %}
+                    select max(_built_at) as built_at from {{ reader }}
+                    {%- if not loop.last %} union all{% endif %}
+                {%- endfor %}
+                ) as readers
             {%- endset -%}
             {%- do statements.append(
-                "delete from " ~ log ~ " where _replaced_at <= (select min(built_at) from ("
-                ~ consumed ~ ") as readers) and not exists (select 1 from (" ~ consumed
-                ~ ") as readers where built_at is null)"
+                "delete from " ~ log ~ " where _replaced_at <= (" ~ consumed ~ ")"
             ) -%}
         {%- endif -%}
     {%- endfor -%}
